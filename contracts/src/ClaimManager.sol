@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ClaimKind, Terms} from "./lib/OMLTypes.sol";
+import {TypedData} from "./lib/TypedData.sol";
+import {MerkleProof} from "./lib/MerkleProof.sol";
+import {Commitments} from "./lib/Commitments.sol";
+import {PaymentSender} from "./lib/PaymentSender.sol";
+import {IModelRegistry, ILicenseManager, IVerifierRegistry, IUsageSettlement} from "./interfaces/IOML.sol";
+
+/// @title ClaimManager
+/// @notice Slashing. A claimant reveals a fingerprint leaf with its Merkle proof against the
+/// accused's commitment, attestations from a quorum of verifiers, and a bond. During the challenge
+/// window the accused host can refute an UNPERMITTED_USE or LEAK claim with the σ the permission
+/// signer issued for that query: a host that followed the protocol can never be slashed for an
+/// accounted query. After the window anyone may execute the slash of the snapshotted stake.
+/// @dev Only a hash of each claim's record is stored (its low byte holds the status); callers pass
+/// the record, which ClaimOpened emits in full. That keeps openClaim to two new storage slots.
+contract ClaimManager is TypedData, PaymentSender {
+    error ClaimManager__WrongBond(uint256 required, uint256 sent);
+    error ClaimManager__BadProof();
+    error ClaimManager__NoFingerprintCommitment(uint256 licenseId);
+    error ClaimManager__EmptyEvidence();
+    error ClaimManager__LeafUnderClaim(bytes32 leaf, uint256 claimId);
+    error ClaimManager__LeafAlreadyUsed(bytes32 leaf, uint256 claimId);
+    error ClaimManager__AttestersNotSorted();
+    error ClaimManager__AttesterNotActive();
+    error ClaimManager__QuorumNotReached(uint256 attesters, uint256 required);
+    error ClaimManager__RecordMismatch(uint256 claimId);
+    error ClaimManager__WrongStatus(uint256 claimId, ClaimStatus status);
+    error ClaimManager__NotRefutable(uint256 claimId, ClaimKind kind);
+    error ClaimManager__ChallengeWindowOver(uint256 claimId, uint256 deadline);
+    error ClaimManager__ChallengeWindowNotOver(uint256 claimId, uint256 deadline);
+    error ClaimManager__NotPermissionSigner(address signer);
+    error ClaimManager__AttestersMismatch(uint256 claimId);
+    error ClaimManager__UnexpectedPayment(address from);
+
+    /// @notice What a claimant submits.
+    struct ClaimInput {
+        ClaimKind kind;
+        uint256 subjectId; // license id; LINEAGE: the accused model id
+        uint256 familyId; // LINEAGE only: the model whose lineage root holds the leaf
+        bytes32 queryHash;
+        bytes32 responseHash;
+        bytes32 salt;
+        bytes32[] proof;
+        bytes32 evidenceHash; // hash of the transcript; ALIGNMENT_BREACH: keys the claim
+    }
+
+    /// @notice What the contract remembers of a claim (as a hash), passed back by later calls.
+    struct ClaimRecord {
+        ClaimKind kind;
+        uint256 subjectId;
+        uint256 modelId; // whose terms apply and whose owners receive the slash
+        address claimant;
+        address accused; // host, or the accused model's admin; receives the bond on refutation
+        uint256 bond;
+        uint256 slashAmount; // snapshotted stake × slashBps
+        uint256 reward; // slashAmount × claimantRewardBps
+        uint64 deadline; // end of the challenge window
+        bytes32 queryHash;
+        bytes32 leaf;
+        bytes32 attestersHash;
+    }
+
+    enum ClaimStatus {
+        None,
+        Open,
+        Refuted,
+        Executed,
+        AttestersPenalized
+    }
+
+    event ClaimOpened(
+        uint256 indexed claimId, ClaimKind indexed kind, uint256 indexed subjectId, ClaimRecord record,
+        bytes32 evidenceHash, address[] attesters
+    );
+    event ClaimRefuted(uint256 indexed claimId, address indexed signer, uint64 sequence, uint64 issuedAt);
+    event ClaimExecuted(uint256 indexed claimId, uint256 slashed, uint256 claimantPaid, uint256 ownersPaid);
+    event AttestersPenalized(uint256 indexed claimId, uint256 total);
+
+    bytes32 public constant PERMISSION_TYPEHASH =
+        keccak256("Permission(uint256 licenseId,bytes32 queryHash,uint64 sequence,uint64 issuedAt)");
+    bytes32 public constant CLAIM_ATTESTATION_TYPEHASH =
+        keccak256("ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash)");
+    uint256 private constant _STATUS_MASK = 0xff;
+
+    IModelRegistry private immutable _registry;
+    ILicenseManager private immutable _licenses;
+    IVerifierRegistry private immutable _verifiers;
+    IUsageSettlement private immutable _usage;
+
+    mapping(uint256 => bytes32) private _claims;
+    mapping(bytes32 => uint256) private _leafClaim;
+    mapping(bool => mapping(uint256 => uint256)) private _openClaims;
+    uint256 private _claimCount;
+    uint256 private _totalBonds;
+
+    constructor(
+        IModelRegistry registry_,
+        ILicenseManager licenses_,
+        IVerifierRegistry verifiers_,
+        IUsageSettlement usage_
+    ) {
+        _registry = registry_;
+        _licenses = licenses_;
+        _verifiers = verifiers_;
+        _usage = usage_;
+    }
+
+    /// @dev Only the stake holders send ETH here, when they hand over a slash or a penalty.
+    receive() external payable {
+        if (msg.sender != address(_licenses) && msg.sender != address(_registry) && msg.sender != address(_verifiers)) {
+            revert ClaimManager__UnexpectedPayment(msg.sender);
+        }
+    }
+
+    /// @notice Opens a claim: reveals a fingerprint leaf, proves it is committed for the subject,
+    /// and shows a quorum of verifier attestations. `msg.value` must equal the terms' claim bond.
+    /// @param c The claim (see ClaimInput).
+    /// @param signatures EIP-712 ClaimAttestation signatures, ordered by increasing signer address.
+    /// @return claimId The new claim.
+    function openClaim(ClaimInput calldata c, bytes[] calldata signatures) external payable returns (uint256 claimId) {
+        ClaimRecord memory r = _subjectRecord(c);
+        uint256 used = _leafClaim[r.leaf];
+        if (used != 0) {
+            if (claimStatus(used) == ClaimStatus.Executed) revert ClaimManager__LeafAlreadyUsed(r.leaf, used);
+            revert ClaimManager__LeafUnderClaim(r.leaf, used);
+        }
+        address[] memory attesters = _checkQuorum(c, r.leaf, signatures);
+        r.attestersHash = keccak256(abi.encodePacked(attesters));
+        r.claimant = msg.sender;
+
+        claimId = ++_claimCount;
+        _claims[claimId] = _stamp(keccak256(abi.encode(r)), ClaimStatus.Open);
+        _leafClaim[r.leaf] = claimId;
+        ++_openClaims[c.kind == ClaimKind.LINEAGE][c.subjectId];
+        _totalBonds += msg.value;
+        emit ClaimOpened(claimId, c.kind, c.subjectId, r, c.evidenceHash, attesters);
+    }
+
+    /// @notice Refutes an UNPERMITTED_USE or LEAK claim with the σ issued for its query.
+    /// @param claimId The claim.
+    /// @param r Its record, as ClaimOpened emitted it.
+    /// @param sequence The σ's per-license sequence number.
+    /// @param issuedAt The σ's issue time.
+    /// @param permission The permission signer's EIP-712 Permission signature.
+    function refute(
+        uint256 claimId,
+        ClaimRecord calldata r,
+        uint64 sequence,
+        uint64 issuedAt,
+        bytes calldata permission
+    ) external {
+        bytes32 stored = _checkRecord(claimId, r, ClaimStatus.Open);
+        if (r.kind != ClaimKind.UNPERMITTED_USE && r.kind != ClaimKind.LEAK) {
+            revert ClaimManager__NotRefutable(claimId, r.kind);
+        }
+        if (block.timestamp >= r.deadline) revert ClaimManager__ChallengeWindowOver(claimId, r.deadline);
+        bytes32 digest =
+            _digest(keccak256(abi.encode(PERMISSION_TYPEHASH, r.subjectId, r.queryHash, sequence, issuedAt)));
+        address signer = _recover(digest, permission);
+        if (!_registry.isPermissionSigner(r.modelId, signer, issuedAt)) {
+            revert ClaimManager__NotPermissionSigner(signer);
+        }
+        _claims[claimId] = _stamp(stored, ClaimStatus.Refuted);
+        // The key was accounted for, so it is not spent: it can still catch this host later.
+        delete _leafClaim[r.leaf];
+        --_openClaims[false][r.subjectId];
+        _totalBonds -= r.bond;
+        emit ClaimRefuted(claimId, signer, sequence, issuedAt);
+        _pay(r.accused, r.bond);
+    }
+
+    /// @notice After a refutation, takes the penalty from each attester and pays it to the accused.
+    /// @param attesters The attesters, as ClaimOpened emitted them.
+    function penalizeAttesters(uint256 claimId, ClaimRecord calldata r, address[] calldata attesters) external {
+        bytes32 stored = _checkRecord(claimId, r, ClaimStatus.Refuted);
+        if (keccak256(abi.encodePacked(attesters)) != r.attestersHash) revert ClaimManager__AttestersMismatch(claimId);
+        _claims[claimId] = _stamp(stored, ClaimStatus.AttestersPenalized);
+        uint256 total = _verifiers.penalize(attesters);
+        emit AttestersPenalized(claimId, total);
+        _pay(r.accused, total);
+    }
+
+    /// @notice Executes a claim whose window passed unrefuted: slashes the subject, pays the
+    /// claimant its bond and reward, sends the rest to the model's owners, spends the leaf.
+    function execute(uint256 claimId, ClaimRecord calldata r) external {
+        bytes32 stored = _checkRecord(claimId, r, ClaimStatus.Open);
+        if (block.timestamp < r.deadline) revert ClaimManager__ChallengeWindowNotOver(claimId, r.deadline);
+        bool lineage = r.kind == ClaimKind.LINEAGE;
+        _claims[claimId] = _stamp(stored, ClaimStatus.Executed);
+        --_openClaims[lineage][r.subjectId];
+        _totalBonds -= r.bond;
+        uint256 slashed = lineage
+            ? _registry.slashRegistration(r.subjectId, r.slashAmount)
+            : _licenses.slash(r.subjectId, r.slashAmount);
+        uint256 reward = r.reward < slashed ? r.reward : slashed;
+        // reward <= slashed by the line above.
+        uint256 toOwners;
+        unchecked {
+            toOwners = slashed - reward;
+        }
+        emit ClaimExecuted(claimId, slashed, r.bond + reward, toOwners);
+        if (toOwners != 0) _usage.depositRevenue{value: toOwners}(r.modelId);
+        _pay(r.claimant, r.bond + reward);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice A claim's status.
+    function claimStatus(uint256 claimId) public view returns (ClaimStatus) {
+        return ClaimStatus(uint256(_claims[claimId]) & _STATUS_MASK);
+    }
+
+    /// @notice Whether `r` is the record of `claimId`.
+    function matchesRecord(uint256 claimId, ClaimRecord calldata r) external view returns (bool) {
+        return _claims[claimId] != 0 && _clearStatus(_claims[claimId]) == _clearStatus(keccak256(abi.encode(r)));
+    }
+
+    /// @notice The claim that holds `leaf` (open, or executed: then the leaf is spent for ever); 0 if none.
+    function claimOfLeaf(bytes32 leaf) external view returns (uint256) {
+        return _leafClaim[leaf];
+    }
+
+    /// @notice Open claims against a license (`lineage` false) or a model's registration (true).
+    function openClaims(bool lineage, uint256 subjectId) external view returns (uint256) {
+        return _openClaims[lineage][subjectId];
+    }
+
+    /// @notice Number of claims ever opened.
+    function claimCount() external view returns (uint256) {
+        return _claimCount;
+    }
+
+    /// @notice Bonds locked by open claims.
+    function totalBonds() external view returns (uint256) {
+        return _totalBonds;
+    }
+
+    /// @notice EIP-712 digest a verifier signs to attest a claim.
+    function attestationDigest(uint256 subjectId, ClaimKind kind, bytes32 leaf, bytes32 evidenceHash)
+        public
+        view
+        returns (bytes32)
+    {
+        return _digest(keccak256(abi.encode(CLAIM_ATTESTATION_TYPEHASH, subjectId, uint8(kind), leaf, evidenceHash)));
+    }
+
+    /// @notice EIP-712 digest of σ(q) as the permission signer signs it.
+    function permissionDigest(uint256 licenseId, bytes32 queryHash, uint64 sequence, uint64 issuedAt)
+        external
+        view
+        returns (bytes32)
+    {
+        return _digest(keccak256(abi.encode(PERMISSION_TYPEHASH, licenseId, queryHash, sequence, issuedAt)));
+    }
+
+    /// @notice The contracts this one works with.
+    function wiring() external view returns (address registry, address licenses, address verifiers, address usage) {
+        return (address(_registry), address(_licenses), address(_verifiers), address(_usage));
+    }
+
+    // ------------------------------------------------------------- internals
+
+    /// @dev Proves the leaf against the subject's commitment and fills in the record's terms.
+    function _subjectRecord(ClaimInput calldata c) private view returns (ClaimRecord memory r) {
+        r.kind = c.kind;
+        r.subjectId = c.subjectId;
+        uint256 stake;
+        bytes32 root;
+        uint32 version;
+        if (c.kind == ClaimKind.LINEAGE) {
+            (stake, root, version, r.accused) = _registry.lineageClaimInfo(c.subjectId, c.familyId);
+            r.modelId = c.familyId;
+        } else {
+            (r.modelId, version, stake, root, r.accused) = _licenses.claimInfo(c.subjectId);
+        }
+        if (c.kind == ClaimKind.ALIGNMENT_BREACH) {
+            if (c.evidenceHash == bytes32(0)) revert ClaimManager__EmptyEvidence();
+            r.leaf = c.evidenceHash;
+        } else {
+            if (root == bytes32(0)) revert ClaimManager__NoFingerprintCommitment(c.subjectId);
+            r.queryHash = c.queryHash;
+            r.leaf = Commitments.fingerprintLeaf(c.queryHash, c.responseHash, c.salt);
+            if (!MerkleProof.verify(c.proof, root, r.leaf)) revert ClaimManager__BadProof();
+        }
+        Terms memory t = _registry.terms(r.modelId, version);
+        if (msg.value != t.claimBond) revert ClaimManager__WrongBond(t.claimBond, msg.value);
+        r.bond = msg.value;
+        r.slashAmount = stake * t.slashBps / 10_000;
+        r.reward = r.slashAmount * t.claimantRewardBps / 10_000;
+        r.deadline = uint64(block.timestamp + t.challengeWindow);
+    }
+
+    /// @dev Recovers the attesters (strictly increasing addresses: no one counts twice) and checks
+    /// that they are active verifiers forming a quorum.
+    function _checkQuorum(ClaimInput calldata c, bytes32 leaf, bytes[] calldata signatures)
+        private
+        view
+        returns (address[] memory attesters)
+    {
+        bytes32 digest = attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash);
+        attesters = new address[](signatures.length);
+        address previous;
+        for (uint256 i; i < signatures.length; ++i) {
+            address signer = _recover(digest, signatures[i]);
+            if (signer <= previous) revert ClaimManager__AttestersNotSorted();
+            attesters[i] = signer;
+            previous = signer;
+        }
+        (uint256 active, uint256 required) = _verifiers.quorumCheck(attesters);
+        if (active != signatures.length) revert ClaimManager__AttesterNotActive();
+        if (active < required) revert ClaimManager__QuorumNotReached(active, required);
+    }
+
+    function _checkRecord(uint256 claimId, ClaimRecord calldata r, ClaimStatus expected)
+        private
+        view
+        returns (bytes32 stored)
+    {
+        stored = _claims[claimId];
+        if (stored == 0 || _clearStatus(stored) != _clearStatus(keccak256(abi.encode(r)))) {
+            revert ClaimManager__RecordMismatch(claimId);
+        }
+        ClaimStatus status = ClaimStatus(uint256(stored) & _STATUS_MASK);
+        if (status != expected) revert ClaimManager__WrongStatus(claimId, status);
+    }
+
+    function _stamp(bytes32 recordHash, ClaimStatus status) private pure returns (bytes32) {
+        return bytes32((uint256(recordHash) & ~_STATUS_MASK) | uint256(status));
+    }
+
+    function _clearStatus(bytes32 h) private pure returns (bytes32) {
+        return bytes32(uint256(h) & ~_STATUS_MASK);
+    }
+}

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Terms, LicenseStatus} from "./lib/OMLTypes.sol";
+import {TypedData} from "./lib/TypedData.sol";
+import {DeployerBound} from "./lib/DeployerBound.sol";
+import {IModelRegistry, IClaimManagerViews} from "./interfaces/IOML.sol";
+
+/// @title LicenseManager
+/// @notice Hosts accept a model's terms, stake, and receive a license: an id, an endpoint, the
+/// per-license fingerprint commitment the owners set before download, and an expiry. Exit is a
+/// request followed by a withdrawal after an unbonding period longer than the challenge window;
+/// the stake stays slashable while unbonding and cannot leave while a claim is open.
+contract LicenseManager is TypedData, DeployerBound {
+    error LicenseManager__UnknownLicense(uint256 licenseId);
+    error LicenseManager__TermsChanged(bytes32 expected, bytes32 current);
+    error LicenseManager__InsufficientStake(uint256 required, uint256 sent);
+    error LicenseManager__BadEndpoint();
+    error LicenseManager__NotHost(uint256 licenseId, address caller);
+    error LicenseManager__NotModelAdmin(uint256 licenseId, address caller);
+    error LicenseManager__NotActive(uint256 licenseId);
+    error LicenseManager__NotExiting(uint256 licenseId);
+    error LicenseManager__NotSlashable(uint256 licenseId);
+    error LicenseManager__CommitmentAlreadySet(uint256 licenseId);
+    error LicenseManager__ZeroRoot();
+    error LicenseManager__StillUnbonding(uint256 licenseId, uint256 unbondAt);
+    error LicenseManager__ClaimOpen(uint256 licenseId);
+    error LicenseManager__NotClaimManager(address caller);
+    error LicenseManager__ZeroValue();
+    error LicenseManager__TransferFailed();
+
+    event LicenseAcquired(
+        uint256 indexed licenseId, uint256 indexed modelId, address indexed host, uint256 stake,
+        uint32 termsVersion, bytes32 agreementHash, uint256 expiresAt, string endpoint
+    );
+    event StakeAdded(uint256 indexed licenseId, uint256 amount, uint256 stake);
+    event FingerprintCommitmentSet(uint256 indexed licenseId, bytes32 fingerprintRoot, bytes32 weightsHash);
+    event EndpointUpdated(uint256 indexed licenseId, string endpoint);
+    event ExitRequested(uint256 indexed licenseId, uint256 unbondAt);
+    event StakeWithdrawn(uint256 indexed licenseId, address indexed host, uint256 amount);
+    event StakeSlashed(uint256 indexed licenseId, uint256 amount, uint256 remaining);
+
+    bytes32 public constant LICENSE_AGREEMENT_TYPEHASH =
+        keccak256("LicenseAgreement(uint256 modelId,address host,bytes32 termsHash,bytes32 endpointHash)");
+    uint256 public constant MAX_ENDPOINT_LENGTH = 256;
+
+    struct License {
+        address host;
+        uint40 expiresAt;
+        uint40 unbondAt;
+        LicenseStatus status;
+        uint64 modelId;
+        uint32 termsVersion;
+        uint96 stake;
+        uint64 quota;
+        bytes32 fingerprintRoot;
+        bytes32 weightsHash;
+        bytes32 agreementHash;
+        string endpoint;
+    }
+
+    IModelRegistry private immutable _registry;
+    address private _claimManager;
+    mapping(uint256 => License) private _licenses;
+    uint256 private _licenseCount;
+    uint256 private _totalStaked;
+
+    constructor(IModelRegistry registry_) {
+        _registry = registry_;
+    }
+
+    /// @notice Wires the ClaimManager that may slash stakes. Deployer only, once.
+    function bind(address claimManager_) external onlyDeployerOnce {
+        _nonZero(claimManager_);
+        _claimManager = claimManager_;
+    }
+
+    /// @notice Accepts the model's current terms, stakes `msg.value` and opens a license.
+    /// @param modelId The model to host.
+    /// @param endpoint Where the host serves users (an https URL); LEAK claims refer to it.
+    /// @param termsHash Hash of the terms the host agrees to; guards against a terms change in flight.
+    /// @return licenseId The new license.
+    function acquireLicense(uint256 modelId, string calldata endpoint, bytes32 termsHash)
+        external
+        payable
+        whenBound
+        returns (uint256 licenseId)
+    {
+        (uint32 version, Terms memory t, bytes32 current) = _registry.currentTerms(modelId);
+        if (termsHash != current) revert LicenseManager__TermsChanged(termsHash, current);
+        if (msg.value < t.minStake) revert LicenseManager__InsufficientStake(t.minStake, msg.value);
+        _checkEndpoint(endpoint);
+        licenseId = ++_licenseCount;
+        License storage l = _licenses[licenseId];
+        l.host = msg.sender;
+        l.expiresAt = uint40(block.timestamp + t.licensePeriod);
+        l.status = LicenseStatus.Active;
+        l.modelId = uint64(modelId);
+        l.termsVersion = version;
+        l.stake = uint96(msg.value);
+        l.quota = t.quota;
+        l.agreementHash = agreementHash(modelId, msg.sender, termsHash, endpoint);
+        l.endpoint = endpoint;
+        _totalStaked += msg.value;
+        _emitAcquired(licenseId, l);
+    }
+
+    /// @notice Adds to an active license's stake.
+    function addStake(uint256 licenseId) external payable {
+        License storage l = _onlyHost(licenseId);
+        if (l.status != LicenseStatus.Active) revert LicenseManager__NotActive(licenseId);
+        if (msg.value == 0) revert LicenseManager__ZeroValue();
+        uint256 stake = l.stake + msg.value;
+        l.stake = uint96(stake);
+        _totalStaked += msg.value;
+        emit StakeAdded(licenseId, msg.value, stake);
+    }
+
+    /// @notice The model admin commits the license's fingerprints and weights, once, before download.
+    /// @param fingerprintRoot Merkle root of this license's fingerprint leaves.
+    /// @param weightsHash Hash of the license's M.oml weights, checked by the host after download.
+    function setFingerprintCommitment(uint256 licenseId, bytes32 fingerprintRoot, bytes32 weightsHash) external {
+        License storage l = _license(licenseId);
+        if (msg.sender != _registry.adminOf(l.modelId)) revert LicenseManager__NotModelAdmin(licenseId, msg.sender);
+        if (l.status != LicenseStatus.Active) revert LicenseManager__NotActive(licenseId);
+        if (l.fingerprintRoot != bytes32(0)) revert LicenseManager__CommitmentAlreadySet(licenseId);
+        if (fingerprintRoot == bytes32(0)) revert LicenseManager__ZeroRoot();
+        l.fingerprintRoot = fingerprintRoot;
+        l.weightsHash = weightsHash;
+        emit FingerprintCommitmentSet(licenseId, fingerprintRoot, weightsHash);
+    }
+
+    /// @notice Moves an active license to a new endpoint.
+    function setEndpoint(uint256 licenseId, string calldata endpoint) external {
+        License storage l = _onlyHost(licenseId);
+        if (l.status != LicenseStatus.Active) revert LicenseManager__NotActive(licenseId);
+        _checkEndpoint(endpoint);
+        l.endpoint = endpoint;
+        emit EndpointUpdated(licenseId, endpoint);
+    }
+
+    /// @notice Stops serving: starts the unbonding period. The stake stays slashable meanwhile.
+    function requestExit(uint256 licenseId) external {
+        License storage l = _onlyHost(licenseId);
+        if (l.status != LicenseStatus.Active) revert LicenseManager__NotActive(licenseId);
+        uint256 unbondAt = block.timestamp + _registry.terms(l.modelId, l.termsVersion).unbondingPeriod;
+        l.status = LicenseStatus.Exiting;
+        l.unbondAt = uint40(unbondAt);
+        emit ExitRequested(licenseId, unbondAt);
+    }
+
+    /// @notice Pays the remaining stake back after unbonding, when no claim is open against it.
+    function withdraw(uint256 licenseId) external {
+        License storage l = _onlyHost(licenseId);
+        if (l.status != LicenseStatus.Exiting) revert LicenseManager__NotExiting(licenseId);
+        if (block.timestamp < l.unbondAt) revert LicenseManager__StillUnbonding(licenseId, l.unbondAt);
+        if (IClaimManagerViews(_claimManager).openClaims(false, licenseId) != 0) {
+            revert LicenseManager__ClaimOpen(licenseId);
+        }
+        uint256 amount = l.stake;
+        l.stake = 0;
+        l.status = LicenseStatus.Exited;
+        _totalStaked -= amount;
+        emit StakeWithdrawn(licenseId, msg.sender, amount);
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert LicenseManager__TransferFailed();
+    }
+
+    /// @notice Slashes up to `amount` of the stake and sends it to the ClaimManager.
+    /// @return slashed What was actually taken (less than `amount` only if earlier slashes took the rest).
+    function slash(uint256 licenseId, uint256 amount) external returns (uint256 slashed) {
+        if (msg.sender != _claimManager) revert LicenseManager__NotClaimManager(msg.sender);
+        License storage l = _license(licenseId);
+        uint256 stake = l.stake;
+        slashed = amount < stake ? amount : stake;
+        // slashed <= stake <= _totalStaked, by the line above and the bookkeeping invariant.
+        unchecked {
+            l.stake = uint96(stake - slashed);
+            _totalStaked -= slashed;
+        }
+        emit StakeSlashed(licenseId, slashed, stake - slashed);
+        (bool ok,) = msg.sender.call{value: slashed}("");
+        if (!ok) revert LicenseManager__TransferFailed();
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice EIP-712 digest of LicenseAgreement(modelId, host, termsHash, keccak256(endpoint)).
+    function agreementHash(uint256 modelId, address host, bytes32 termsHash, string calldata endpoint)
+        public
+        view
+        returns (bytes32)
+    {
+        return _digest(
+            keccak256(abi.encode(LICENSE_AGREEMENT_TYPEHASH, modelId, host, termsHash, keccak256(bytes(endpoint))))
+        );
+    }
+
+    /// @notice What a claim against `licenseId` needs; reverts when the stake is no longer slashable.
+    function claimInfo(uint256 licenseId)
+        external
+        view
+        returns (uint256 modelId, uint32 termsVersion, uint256 stake, bytes32 fingerprintRoot, address host)
+    {
+        License storage l = _licenses[licenseId];
+        if (l.status != LicenseStatus.Active && l.status != LicenseStatus.Exiting) {
+            revert LicenseManager__NotSlashable(licenseId);
+        }
+        return (l.modelId, l.termsVersion, l.stake, l.fingerprintRoot, l.host);
+    }
+
+    /// @notice What settling a usage voucher needs.
+    function usageInfo(uint256 licenseId)
+        external
+        view
+        returns (uint256 modelId, uint64 quota, LicenseStatus status, address host)
+    {
+        License storage l = _license(licenseId);
+        return (l.modelId, l.quota, l.status, l.host);
+    }
+
+    /// @notice A license's full record.
+    function getLicense(uint256 licenseId) external view returns (License memory) {
+        return _license(licenseId);
+    }
+
+    /// @notice Number of licenses ever issued.
+    function licenseCount() external view returns (uint256) {
+        return _licenseCount;
+    }
+
+    /// @notice Sum of all stakes held.
+    function totalStaked() external view returns (uint256) {
+        return _totalStaked;
+    }
+
+    /// @notice The wired contracts.
+    function wiring() external view returns (address registry, address claimManager) {
+        return (address(_registry), _claimManager);
+    }
+
+    // ------------------------------------------------------------- internals
+
+    function _emitAcquired(uint256 licenseId, License storage l) private {
+        emit LicenseAcquired(
+            licenseId, l.modelId, l.host, l.stake, l.termsVersion, l.agreementHash, l.expiresAt, l.endpoint
+        );
+    }
+
+    function _checkEndpoint(string calldata endpoint) private pure {
+        uint256 n = bytes(endpoint).length;
+        if (n == 0 || n > MAX_ENDPOINT_LENGTH) revert LicenseManager__BadEndpoint();
+    }
+
+    function _onlyHost(uint256 licenseId) private view returns (License storage l) {
+        l = _license(licenseId);
+        if (msg.sender != l.host) revert LicenseManager__NotHost(licenseId, msg.sender);
+    }
+
+    function _license(uint256 licenseId) private view returns (License storage l) {
+        l = _licenses[licenseId];
+        if (l.host == address(0)) revert LicenseManager__UnknownLicense(licenseId);
+    }
+}

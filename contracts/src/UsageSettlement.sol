@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {LicenseStatus} from "./lib/OMLTypes.sol";
+import {TypedData} from "./lib/TypedData.sol";
+import {DeployerBound} from "./lib/DeployerBound.sol";
+import {IModelRegistry, ILicenseManager} from "./interfaces/IOML.sol";
+
+/// @title UsageSettlement
+/// @notice Fee escrow per license and revenue per model. The permission signer signs cumulative
+/// UsageVouchers (RAV-style): settling one pays only the difference to the last settled voucher
+/// from the license's escrow into the model's revenue, which owners withdraw pro rata (pull).
+contract UsageSettlement is TypedData, DeployerBound {
+    error UsageSettlement__NotPermissionSigner(address signer);
+    error UsageSettlement__VoucherNotNewer(uint256 settledQueries, uint256 cumulativeQueries);
+    error UsageSettlement__FeeDecreased(uint256 settledFee, uint256 cumulativeFee);
+    error UsageSettlement__FeeTooLarge(uint256 cumulativeFee);
+    error UsageSettlement__QuotaExceeded(uint256 quota, uint256 cumulativeQueries);
+    error UsageSettlement__InsufficientEscrow(uint256 available, uint256 needed);
+    error UsageSettlement__NotActive(uint256 licenseId);
+    error UsageSettlement__NotHost(uint256 licenseId, address caller);
+    error UsageSettlement__NotExited(uint256 licenseId);
+    error UsageSettlement__NotClaimManager(address caller);
+    error UsageSettlement__NotAnOwner(uint256 modelId, address caller);
+    error UsageSettlement__NothingToWithdraw();
+    error UsageSettlement__ZeroValue();
+    error UsageSettlement__TransferFailed();
+
+    event EscrowDeposited(uint256 indexed licenseId, address indexed from, uint256 amount, uint256 escrow);
+    event EscrowWithdrawn(uint256 indexed licenseId, address indexed host, uint256 amount);
+    event VoucherSettled(
+        uint256 indexed licenseId, uint256 indexed modelId, uint64 cumulativeQueries, uint256 cumulativeFee,
+        uint256 paid, bytes32 usageRoot
+    );
+    event RevenueDeposited(uint256 indexed modelId, address indexed from, uint256 amount);
+    event RevenueWithdrawn(uint256 indexed modelId, address indexed owner, uint256 amount);
+
+    bytes32 public constant USAGE_VOUCHER_TYPEHASH =
+        keccak256("UsageVoucher(uint256 licenseId,uint64 cumulativeQueries,uint256 cumulativeFee,bytes32 usageRoot)");
+
+    /// @dev One slot per license: what was settled so far and the escrow left.
+    struct Account {
+        uint64 settledQueries;
+        uint96 settledFee;
+        uint96 escrow;
+    }
+
+    IModelRegistry private immutable _registry;
+    ILicenseManager private immutable _licenses;
+    address private _claimManager;
+    mapping(uint256 => Account) private _accounts;
+    mapping(uint256 => uint256) private _accrued;
+    mapping(uint256 => mapping(address => uint256)) private _withdrawn;
+    uint256 private _totalEscrow;
+    uint256 private _totalUnclaimedRevenue;
+
+    constructor(IModelRegistry registry_, ILicenseManager licenses_) {
+        _registry = registry_;
+        _licenses = licenses_;
+    }
+
+    /// @notice Wires the ClaimManager that deposits slashed stake as revenue. Deployer only, once.
+    function bind(address claimManager_) external onlyDeployerOnce {
+        _nonZero(claimManager_);
+        _claimManager = claimManager_;
+    }
+
+    /// @notice Adds `msg.value` to an active license's fee escrow.
+    function depositEscrow(uint256 licenseId) external payable {
+        if (msg.value == 0) revert UsageSettlement__ZeroValue();
+        (,, LicenseStatus status,) = _licenses.usageInfo(licenseId);
+        if (status != LicenseStatus.Active) revert UsageSettlement__NotActive(licenseId);
+        Account storage a = _accounts[licenseId];
+        uint256 escrow = a.escrow + msg.value;
+        a.escrow = uint96(escrow);
+        _totalEscrow += msg.value;
+        emit EscrowDeposited(licenseId, msg.sender, msg.value, escrow);
+    }
+
+    /// @notice Returns what is left of the escrow to the host once the license has exited.
+    function withdrawEscrow(uint256 licenseId) external {
+        (,, LicenseStatus status, address host) = _licenses.usageInfo(licenseId);
+        if (msg.sender != host) revert UsageSettlement__NotHost(licenseId, msg.sender);
+        if (status != LicenseStatus.Exited) revert UsageSettlement__NotExited(licenseId);
+        Account storage a = _accounts[licenseId];
+        uint256 amount = a.escrow;
+        if (amount == 0) revert UsageSettlement__NothingToWithdraw();
+        a.escrow = 0;
+        _totalEscrow -= amount;
+        emit EscrowWithdrawn(licenseId, host, amount);
+        (bool ok,) = host.call{value: amount}("");
+        if (!ok) revert UsageSettlement__TransferFailed();
+    }
+
+    /// @notice Settles a cumulative voucher signed by the model's permission signer. Anyone may call.
+    /// @param licenseId The license whose usage is settled.
+    /// @param cumulativeQueries All σ issued to the license so far.
+    /// @param cumulativeFee All fees owed by the license so far.
+    /// @param usageRoot Merkle root of every σ counted (audit trail; emitted, not stored).
+    /// @param signature The permission signer's EIP-712 signature of the voucher.
+    function settle(
+        uint256 licenseId,
+        uint64 cumulativeQueries,
+        uint256 cumulativeFee,
+        bytes32 usageRoot,
+        bytes calldata signature
+    ) external {
+        bytes32 digest = _digest(
+            keccak256(abi.encode(USAGE_VOUCHER_TYPEHASH, licenseId, cumulativeQueries, cumulativeFee, usageRoot))
+        );
+        address signer = _recover(digest, signature);
+        (uint256 modelId, uint64 quota,,) = _licenses.usageInfo(licenseId);
+        if (!_registry.isPermissionSigner(modelId, signer, uint64(block.timestamp))) {
+            revert UsageSettlement__NotPermissionSigner(signer);
+        }
+        if (quota != 0 && cumulativeQueries > quota) revert UsageSettlement__QuotaExceeded(quota, cumulativeQueries);
+        if (cumulativeFee > type(uint96).max) revert UsageSettlement__FeeTooLarge(cumulativeFee);
+
+        Account memory a = _accounts[licenseId];
+        if (cumulativeQueries <= a.settledQueries) {
+            revert UsageSettlement__VoucherNotNewer(a.settledQueries, cumulativeQueries);
+        }
+        if (cumulativeFee < a.settledFee) revert UsageSettlement__FeeDecreased(a.settledFee, cumulativeFee);
+        uint256 due = cumulativeFee - a.settledFee;
+        if (due > a.escrow) revert UsageSettlement__InsufficientEscrow(a.escrow, due);
+        // due <= escrow (checked above), and escrow is part of _totalEscrow.
+        unchecked {
+            _accounts[licenseId] = Account(cumulativeQueries, uint96(cumulativeFee), uint96(a.escrow - due));
+            _totalEscrow -= due;
+        }
+        _accrued[modelId] += due;
+        _totalUnclaimedRevenue += due;
+        emit VoucherSettled(licenseId, modelId, cumulativeQueries, cumulativeFee, due, usageRoot);
+    }
+
+    /// @notice Adds slashed stake to a model's revenue. ClaimManager only.
+    function depositRevenue(uint256 modelId) external payable {
+        if (msg.sender != _claimManager) revert UsageSettlement__NotClaimManager(msg.sender);
+        _accrued[modelId] += msg.value;
+        _totalUnclaimedRevenue += msg.value;
+        emit RevenueDeposited(modelId, msg.sender, msg.value);
+    }
+
+    /// @notice Pays the caller's pro-rata share of the model's revenue not yet withdrawn.
+    function withdrawRevenue(uint256 modelId) external returns (uint256 amount) {
+        amount = withdrawable(modelId, msg.sender);
+        if (amount == 0) revert UsageSettlement__NothingToWithdraw();
+        _withdrawn[modelId][msg.sender] += amount;
+        _totalUnclaimedRevenue -= amount;
+        emit RevenueWithdrawn(modelId, msg.sender, amount);
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert UsageSettlement__TransferFailed();
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice What `owner` can withdraw from `modelId`'s revenue now.
+    /// @dev Shares round down, so the sum over owners never exceeds what accrued.
+    function withdrawable(uint256 modelId, address owner) public view returns (uint256) {
+        (uint256 shares, uint256 total) = _registry.sharesOf(modelId, owner);
+        if (shares == 0) revert UsageSettlement__NotAnOwner(modelId, owner);
+        return _accrued[modelId] * shares / total - _withdrawn[modelId][owner];
+    }
+
+    /// @notice Settled usage and escrow of a license.
+    function account(uint256 licenseId)
+        external
+        view
+        returns (uint64 settledQueries, uint256 settledFee, uint256 escrow)
+    {
+        Account memory a = _accounts[licenseId];
+        return (a.settledQueries, a.settledFee, a.escrow);
+    }
+
+    /// @notice All revenue ever credited to `modelId`.
+    function accruedRevenue(uint256 modelId) external view returns (uint256) {
+        return _accrued[modelId];
+    }
+
+    /// @notice Sum of all escrows.
+    function totalEscrow() external view returns (uint256) {
+        return _totalEscrow;
+    }
+
+    /// @notice Revenue credited and not yet withdrawn, over all models.
+    function totalUnclaimedRevenue() external view returns (uint256) {
+        return _totalUnclaimedRevenue;
+    }
+
+    /// @notice The wired contracts.
+    function wiring() external view returns (address registry, address licenseManager, address claimManager) {
+        return (address(_registry), address(_licenses), _claimManager);
+    }
+}

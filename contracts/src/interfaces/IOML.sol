@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Terms, LicenseStatus} from "../lib/OMLTypes.sol";
+
+/// @dev What the other OML contracts read from, and ask of, the ModelRegistry.
+interface IModelRegistry {
+    function currentTerms(uint256 modelId) external view returns (uint32 version, Terms memory t, bytes32 termsHash);
+    function terms(uint256 modelId, uint32 version) external view returns (Terms memory);
+    function adminOf(uint256 modelId) external view returns (address);
+    function sharesOf(uint256 modelId, address owner) external view returns (uint256 shares, uint256 totalShares);
+    function permissionSigner(uint256 modelId) external view returns (address);
+    function isPermissionSigner(uint256 modelId, address signer, uint64 issuedAt) external view returns (bool);
+    function lineageClaimInfo(uint256 subjectId, uint256 familyId)
+        external
+        view
+        returns (uint256 stake, bytes32 lineageRoot, uint32 familyVersion, address accused);
+    function slashRegistration(uint256 modelId, uint256 amount) external returns (uint256 slashed);
+}
+
+/// @dev What the other OML contracts read from, and ask of, the LicenseManager.
+interface ILicenseManager {
+    function claimInfo(uint256 licenseId)
+        external
+        view
+        returns (uint256 modelId, uint32 termsVersion, uint256 stake, bytes32 fingerprintRoot, address host);
+    function usageInfo(uint256 licenseId)
+        external
+        view
+        returns (uint256 modelId, uint64 quota, LicenseStatus status, address host);
+    function slash(uint256 licenseId, uint256 amount) external returns (uint256 slashed);
+}
+
+/// @dev What the ClaimManager asks of the VerifierRegistry.
+interface IVerifierRegistry {
+    function quorumCheck(address[] calldata signers) external view returns (uint256 active, uint256 required);
+    function penalize(address[] calldata verifiers) external returns (uint256 total);
+}
+
+/// @dev What the ClaimManager asks of UsageSettlement.
+interface IUsageSettlement {
+    function depositRevenue(uint256 modelId) external payable;
+}
+
+/// @dev The ClaimManager view that stake holders consult before releasing a stake.
+interface IClaimManagerViews {
+    function openClaims(bool lineage, uint256 subjectId) external view returns (uint256);
+}

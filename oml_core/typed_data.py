@@ -1,0 +1,424 @@
+"""EIP-712 typed data, signatures and commitment hashes of OML (docs/PROTOCOL.md).
+
+This module is the single Python source of every format the contracts check byte for byte:
+the four EIP-712 message types and their domain, the model ``Terms`` hash, 65-byte
+signatures, ``queryHash`` / ``responseHash`` / ``evidenceHash`` and the fingerprint and usage
+Merkle leaves. Everything else (services, CLI, deploy scripts, tests) imports from here rather
+than re-deriving a format, so a change to the protocol is a change to this one file.
+
+Hashing is written out with ``eth_abi.encode`` + ``keccak`` instead of going through
+``eth_account.messages.encode_typed_data``: it is easier to compare line by line with the
+Solidity, and fast enough for the permission service's hot path. The unit tests cross-check
+every type against ``encode_typed_data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+from enum import IntEnum
+from typing import Any, ClassVar
+
+import rfc8785
+from coincurve import PrivateKey, PublicKey
+from eth_abi import encode
+from eth_utils import is_address, keccak, to_checksum_address
+
+# --- EIP-712 type strings (field order and names are part of the signature) -----------------
+
+DOMAIN_NAME = "OML"
+DOMAIN_VERSION = "1"
+
+EIP712_DOMAIN_TYPE = (
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+PERMISSION_TYPE = "Permission(uint256 licenseId,bytes32 queryHash,uint64 sequence,uint64 issuedAt)"
+USAGE_VOUCHER_TYPE = (
+    "UsageVoucher(uint256 licenseId,uint64 cumulativeQueries,uint256 cumulativeFee,"
+    "bytes32 usageRoot)"
+)
+CLAIM_ATTESTATION_TYPE = (
+    "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash)"
+)
+LICENSE_AGREEMENT_TYPE = (
+    "LicenseAgreement(uint256 modelId,address host,bytes32 termsHash,bytes32 endpointHash)"
+)
+
+EIP712_DOMAIN_TYPEHASH = keccak(text=EIP712_DOMAIN_TYPE)
+PERMISSION_TYPEHASH = keccak(text=PERMISSION_TYPE)
+USAGE_VOUCHER_TYPEHASH = keccak(text=USAGE_VOUCHER_TYPE)
+CLAIM_ATTESTATION_TYPEHASH = keccak(text=CLAIM_ATTESTATION_TYPE)
+LICENSE_AGREEMENT_TYPEHASH = keccak(text=LICENSE_AGREEMENT_TYPE)
+
+# secp256k1 group order; EIP-2 accepts only s <= n/2 so a signature cannot be malleated.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+SECP256K1_HALF_N = SECP256K1_N // 2
+BPS_DENOMINATOR = 10_000
+
+
+class ClaimKind(IntEnum):
+    UNPERMITTED_USE = 0
+    LEAK = 1
+    LINEAGE = 2
+    ALIGNMENT_BREACH = 3
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _check(name: str, abi_type: str, value: Any) -> Any:
+    """Check ``value`` fits the Solidity ``abi_type``; return it normalised (bytes, checksum).
+
+    Failing here with the field's name beats an opaque eth_abi error, or worse, a signature
+    over a value the contract would read differently.
+    """
+    if abi_type == "bytes32":
+        if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
+            raise ValueError(f"{name} must be 32 bytes (bytes32), got {value!r}")
+        return bytes(value)
+    if abi_type == "address":
+        if not isinstance(value, str) or not is_address(value):
+            raise ValueError(f"{name} must be a 0x-prefixed 20-byte address, got {value!r}")
+        return to_checksum_address(value)
+    if abi_type.startswith("uint"):
+        bits = int(abi_type[4:])
+        # bool is an int subclass; a True where an amount belongs is a bug, not a 1.
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{name} must be an int ({abi_type}), got {value!r}")
+        if not 0 <= value < 1 << bits:
+            raise ValueError(f"{name} must be in [0, 2**{bits}) ({abi_type}), got {value}")
+        return value
+    raise AssertionError(f"unsupported ABI type {abi_type}")  # programming error in this module
+
+
+def _validate(obj: Any, abi_types: tuple[str, ...]) -> None:
+    for f, abi_type in zip(fields(obj), abi_types, strict=True):
+        object.__setattr__(obj, f.name, _check(f.name, abi_type, getattr(obj, f.name)))
+
+
+# --- domain and messages -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Domain:
+    """EIP-712 domain; ``verifying_contract`` is the contract that checks the message."""
+
+    chain_id: int
+    verifying_contract: str
+
+    def __post_init__(self) -> None:
+        _validate(self, ("uint256", "address"))
+
+    def separator(self) -> bytes:
+        return keccak(
+            encode(
+                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                [
+                    EIP712_DOMAIN_TYPEHASH,
+                    keccak(text=DOMAIN_NAME),
+                    keccak(text=DOMAIN_VERSION),
+                    self.chain_id,
+                    self.verifying_contract,
+                ],
+            )
+        )
+
+    def as_eip712(self) -> dict[str, Any]:
+        return {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": self.chain_id,
+            "verifyingContract": self.verifying_contract,
+        }
+
+
+class _Message:
+    """Shared EIP-712 hashing for the message dataclasses below.
+
+    Each subclass lists its Solidity fields (name, type) in declaration order; the dataclass
+    fields are the same in the same order, in snake_case.
+    """
+
+    PRIMARY_TYPE: ClassVar[str]
+    TYPE_STRING: ClassVar[str]
+    TYPEHASH: ClassVar[bytes]
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]]
+
+    def __post_init__(self) -> None:
+        _validate(self, tuple(t for _, t in self.FIELDS))
+
+    def struct_hash(self) -> bytes:
+        types = ["bytes32"] + [t for _, t in self.FIELDS]
+        return keccak(encode(types, [self.TYPEHASH, *astuple(self)]))  # type: ignore[call-overload]
+
+    def digest(self, domain: Domain) -> bytes:
+        return keccak(b"\x19\x01" + domain.separator() + self.struct_hash())
+
+    def as_eip712(self, domain: Domain) -> dict[str, Any]:
+        """Full typed-data document, e.g. for ``eth_signTypedData_v4`` or ``encode_typed_data``."""
+        return {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                self.PRIMARY_TYPE: [{"name": n, "type": t} for n, t in self.FIELDS],
+            },
+            "primaryType": self.PRIMARY_TYPE,
+            "domain": domain.as_eip712(),
+            "message": {n: v for (n, _), v in zip(self.FIELDS, astuple(self), strict=True)},  # type: ignore[call-overload]
+        }
+
+
+@dataclass(frozen=True)
+class Permission(_Message):
+    """σ: the model's permission signer allows ``query_hash`` under ``license_id``."""
+
+    PRIMARY_TYPE = "Permission"
+    TYPE_STRING = PERMISSION_TYPE
+    TYPEHASH = PERMISSION_TYPEHASH
+    FIELDS = (
+        ("licenseId", "uint256"),
+        ("queryHash", "bytes32"),
+        ("sequence", "uint64"),
+        ("issuedAt", "uint64"),
+    )
+
+    license_id: int
+    query_hash: bytes
+    sequence: int
+    issued_at: int
+
+
+@dataclass(frozen=True)
+class UsageVoucher(_Message):
+    PRIMARY_TYPE = "UsageVoucher"
+    TYPE_STRING = USAGE_VOUCHER_TYPE
+    TYPEHASH = USAGE_VOUCHER_TYPEHASH
+    FIELDS = (
+        ("licenseId", "uint256"),
+        ("cumulativeQueries", "uint64"),
+        ("cumulativeFee", "uint256"),
+        ("usageRoot", "bytes32"),
+    )
+
+    license_id: int
+    cumulative_queries: int
+    cumulative_fee: int
+    usage_root: bytes
+
+
+@dataclass(frozen=True)
+class ClaimAttestation(_Message):
+    """A verifier's attestation. ``kind`` is range-checked as uint8 only (not as a known
+    ``ClaimKind``) so tests can sign kinds the contract must reject."""
+
+    PRIMARY_TYPE = "ClaimAttestation"
+    TYPE_STRING = CLAIM_ATTESTATION_TYPE
+    TYPEHASH = CLAIM_ATTESTATION_TYPEHASH
+    FIELDS = (
+        ("subjectId", "uint256"),
+        ("kind", "uint8"),
+        ("leaf", "bytes32"),
+        ("evidenceHash", "bytes32"),
+    )
+
+    subject_id: int
+    kind: int
+    leaf: bytes
+    evidence_hash: bytes
+
+
+@dataclass(frozen=True)
+class LicenseAgreement(_Message):
+    """Not signed: its digest is stored on chain as the license's ``agreementHash``."""
+
+    PRIMARY_TYPE = "LicenseAgreement"
+    TYPE_STRING = LICENSE_AGREEMENT_TYPE
+    TYPEHASH = LICENSE_AGREEMENT_TYPEHASH
+    FIELDS = (
+        ("modelId", "uint256"),
+        ("host", "address"),
+        ("termsHash", "bytes32"),
+        ("endpointHash", "bytes32"),
+    )
+
+    model_id: int
+    host: str
+    terms_hash: bytes
+    endpoint_hash: bytes
+
+
+def endpoint_hash(endpoint: str) -> bytes:
+    """``keccak256(bytes(endpoint))`` as LicenseManager computes it."""
+    return keccak(text=endpoint)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Model terms, the ten fields of the Solidity ``Terms`` struct in declaration order."""
+
+    ABI_TYPES: ClassVar[tuple[str, ...]] = (
+        "uint96", "uint96", "uint96", "uint96", "uint64",
+        "uint32", "uint32", "uint32", "uint16", "uint16",
+    )  # fmt: skip
+
+    price_per_query: int
+    min_stake: int
+    claim_bond: int
+    registration_stake: int
+    quota: int
+    license_period: int
+    challenge_window: int
+    unbonding_period: int
+    slash_bps: int
+    claimant_reward_bps: int
+
+    def __post_init__(self) -> None:
+        _validate(self, self.ABI_TYPES)
+        # Only the bps ceiling is checked here; the contract's own rules (slashBps >= 1,
+        # unbondingPeriod > challengeWindow) are left to it so tests can exercise its reverts.
+        for name in ("slash_bps", "claimant_reward_bps"):
+            if getattr(self, name) > BPS_DENOMINATOR:
+                raise ValueError(f"{name} must be <= {BPS_DENOMINATOR}, got {getattr(self, name)}")
+
+    def as_tuple(self) -> tuple[int, ...]:
+        """The struct as web3 takes it for a ``Terms`` tuple argument."""
+        return astuple(self)
+
+    def terms_hash(self) -> bytes:
+        # abi.encode of a static struct is its fields' words in order: same as encoding each
+        # field as uint256, which is what the contract hashes.
+        return keccak(encode(list(self.ABI_TYPES), list(self.as_tuple())))
+
+
+# --- signatures ----------------------------------------------------------------------------
+
+
+def _bytes32(name: str, value: Any) -> bytes:
+    return _check(name, "bytes32", value)
+
+
+def sign_digest(digest: bytes, private_key: bytes) -> bytes:
+    """Sign a 32-byte digest as is (no prefix, no hashing): 65 bytes ``r ‖ s ‖ v``, v in {27, 28}.
+
+    libsecp256k1 always emits low-s signatures (EIP-2), which is what the contracts accept.
+    """
+    digest = _bytes32("digest", digest)
+    if not isinstance(private_key, (bytes, bytearray)) or len(private_key) != 32:
+        raise ValueError("private_key must be 32 bytes")
+    sig = PrivateKey(bytes(private_key)).sign_recoverable(digest, hasher=None)
+    assert int.from_bytes(sig[32:64], "big") <= SECP256K1_HALF_N  # libsecp256k1 guarantee
+    return sig[:64] + bytes([sig[64] + 27])
+
+
+def recover_signer(digest: bytes, signature: bytes) -> str:
+    """Checksum address that signed ``digest``; rejects what the contracts reject (ValueError)."""
+    digest = _bytes32("digest", digest)
+    if not isinstance(signature, (bytes, bytearray)) or len(signature) != 65:
+        raise ValueError("signature must be 65 bytes r || s || v")
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if v not in (27, 28):
+        raise ValueError(f"signature v must be 27 or 28, got {v}")
+    if not 0 < r < SECP256K1_N:
+        raise ValueError("signature r out of range")
+    if not 0 < s <= SECP256K1_HALF_N:
+        raise ValueError("signature s must be low (EIP-2)")
+    try:
+        pub = PublicKey.from_signature_and_message(
+            bytes(signature[:64]) + bytes([v - 27]), digest, hasher=None
+        )
+    except Exception as exc:  # coincurve raises plain Exception when no key recovers
+        raise ValueError(f"signature does not recover a public key: {exc}") from exc
+    return to_checksum_address(keccak(pub.format(compressed=False)[1:])[-20:])
+
+
+def sign_typed(message: _Message, domain: Domain, private_key: bytes) -> bytes:
+    return sign_digest(message.digest(domain), private_key)
+
+
+# --- commitment hashes ---------------------------------------------------------------------
+
+
+def _jcs(obj: Any) -> bytes:
+    return rfc8785.dumps(obj)
+
+
+def query_hash(messages: list[Any]) -> bytes:
+    """``keccak256(JCS(messages))``: the chat ``messages`` array exactly as the user sent it."""
+    if not isinstance(messages, list):
+        # A dict or string would hash fine and silently never match the host's hash.
+        raise ValueError(f"messages must be a list, got {type(messages).__name__}")
+    return keccak(_jcs(messages))
+
+
+def response_hash(text: str) -> bytes:
+    return keccak(text=text)
+
+
+def evidence_hash(obj: Any) -> bytes:
+    """``keccak256(JCS(obj))`` of a claim's evidence document."""
+    return keccak(_jcs(obj))
+
+
+def fingerprint_leaf(query_hash: bytes, response_hash: bytes, salt: bytes) -> bytes:
+    """Fingerprint Merkle leaf. Hashed twice (OpenZeppelin leaf convention) so that a leaf
+    can never be mistaken for an inner node, whose preimage is 64 bytes as well."""
+    words = [
+        _bytes32("query_hash", query_hash),
+        _bytes32("response_hash", response_hash),
+        _bytes32("salt", salt),
+    ]
+    return keccak(keccak(encode(["bytes32", "bytes32", "bytes32"], words)))
+
+
+def usage_leaf(license_id: int, query_hash: bytes, sequence: int, issued_at: int) -> bytes:
+    """Usage-tree leaf of one permission σ; same double hash as ``fingerprint_leaf``."""
+    types = ["uint256", "bytes32", "uint64", "uint64"]
+    names = ["license_id", "query_hash", "sequence", "issued_at"]
+    values = [license_id, query_hash, sequence, issued_at]
+    words = [_check(n, t, v) for n, t, v in zip(names, types, values, strict=True)]
+    return keccak(keccak(encode(types, words)))
+
+
+def permission_usage_leaf(permission: Permission) -> bytes:
+    return usage_leaf(
+        permission.license_id, permission.query_hash, permission.sequence, permission.issued_at
+    )
+
+
+__all__ = [
+    "BPS_DENOMINATOR",
+    "CLAIM_ATTESTATION_TYPE",
+    "CLAIM_ATTESTATION_TYPEHASH",
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "EIP712_DOMAIN_TYPE",
+    "EIP712_DOMAIN_TYPEHASH",
+    "LICENSE_AGREEMENT_TYPE",
+    "LICENSE_AGREEMENT_TYPEHASH",
+    "PERMISSION_TYPE",
+    "PERMISSION_TYPEHASH",
+    "USAGE_VOUCHER_TYPE",
+    "USAGE_VOUCHER_TYPEHASH",
+    "ClaimAttestation",
+    "ClaimKind",
+    "Domain",
+    "LicenseAgreement",
+    "Permission",
+    "Terms",
+    "UsageVoucher",
+    "endpoint_hash",
+    "evidence_hash",
+    "fingerprint_leaf",
+    "permission_usage_leaf",
+    "query_hash",
+    "recover_signer",
+    "response_hash",
+    "sign_digest",
+    "sign_typed",
+    "usage_leaf",
+]
