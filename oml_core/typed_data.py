@@ -14,7 +14,7 @@ every type against ``encode_typed_data``.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, ClassVar
 
@@ -90,6 +90,11 @@ def _check(name: str, abi_type: str, value: Any) -> Any:
     raise AssertionError(f"unsupported ABI type {abi_type}")  # programming error in this module
 
 
+def _values(obj: Any) -> tuple[Any, ...]:
+    # Not dataclasses.astuple: that deep-copies every field, which the hot path does not need.
+    return tuple(getattr(obj, f.name) for f in fields(obj))
+
+
 def _validate(obj: Any, abi_types: tuple[str, ...]) -> None:
     for f, abi_type in zip(fields(obj), abi_types, strict=True):
         object.__setattr__(obj, f.name, _check(f.name, abi_type, getattr(obj, f.name)))
@@ -148,7 +153,7 @@ class _Message:
 
     def struct_hash(self) -> bytes:
         types = ["bytes32"] + [t for _, t in self.FIELDS]
-        return keccak(encode(types, [self.TYPEHASH, *astuple(self)]))  # type: ignore[call-overload]
+        return keccak(encode(types, [self.TYPEHASH, *_values(self)]))
 
     def digest(self, domain: Domain) -> bytes:
         return keccak(b"\x19\x01" + domain.separator() + self.struct_hash())
@@ -167,7 +172,7 @@ class _Message:
             },
             "primaryType": self.PRIMARY_TYPE,
             "domain": domain.as_eip712(),
-            "message": {n: v for (n, _), v in zip(self.FIELDS, astuple(self), strict=True)},  # type: ignore[call-overload]
+            "message": {n: v for (n, _), v in zip(self.FIELDS, _values(self), strict=True)},
         }
 
 
@@ -285,7 +290,7 @@ class Terms:
 
     def as_tuple(self) -> tuple[int, ...]:
         """The struct as web3 takes it for a ``Terms`` tuple argument."""
-        return astuple(self)
+        return _values(self)
 
     def terms_hash(self) -> bytes:
         # abi.encode of a static struct is its fields' words in order: same as encoding each
@@ -351,7 +356,7 @@ def query_hash(messages: list[Any]) -> bytes:
     """``keccak256(JCS(messages))``: the chat ``messages`` array exactly as the user sent it."""
     if not isinstance(messages, list):
         # A dict or string would hash fine and silently never match the host's hash.
-        raise ValueError(f"messages must be a list, got {type(messages).__name__}")
+        raise TypeError(f"messages must be a list, got {type(messages).__name__}")
     return keccak(_jcs(messages))
 
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ClaimKind, Terms} from "./lib/OMLTypes.sol";
+import {ClaimKind} from "./lib/OMLTypes.sol";
 import {TypedData} from "./lib/TypedData.sol";
 import {MerkleProof} from "./lib/MerkleProof.sol";
 import {Commitments} from "./lib/Commitments.sol";
@@ -94,7 +94,6 @@ contract ClaimManager is TypedData, PaymentSender {
     mapping(bytes32 => uint256) private _leafClaim;
     mapping(bool => mapping(uint256 => uint256)) private _openClaims;
     uint256 private _claimCount;
-    uint256 private _totalBonds;
 
     constructor(
         IModelRegistry registry_,
@@ -135,7 +134,6 @@ contract ClaimManager is TypedData, PaymentSender {
         _claims[claimId] = _stamp(keccak256(abi.encode(r)), ClaimStatus.Open);
         _leafClaim[r.leaf] = claimId;
         ++_openClaims[c.kind == ClaimKind.LINEAGE][c.subjectId];
-        _totalBonds += msg.value;
         emit ClaimOpened(claimId, c.kind, c.subjectId, r, c.evidenceHash, attesters);
     }
 
@@ -167,7 +165,6 @@ contract ClaimManager is TypedData, PaymentSender {
         // The key was accounted for, so it is not spent: it can still catch this host later.
         delete _leafClaim[r.leaf];
         --_openClaims[false][r.subjectId];
-        _totalBonds -= r.bond;
         emit ClaimRefuted(claimId, signer, sequence, issuedAt);
         _pay(r.accused, r.bond);
     }
@@ -191,7 +188,6 @@ contract ClaimManager is TypedData, PaymentSender {
         bool lineage = r.kind == ClaimKind.LINEAGE;
         _claims[claimId] = _stamp(stored, ClaimStatus.Executed);
         --_openClaims[lineage][r.subjectId];
-        _totalBonds -= r.bond;
         uint256 slashed = lineage
             ? _registry.slashRegistration(r.subjectId, r.slashAmount)
             : _licenses.slash(r.subjectId, r.slashAmount);
@@ -231,11 +227,6 @@ contract ClaimManager is TypedData, PaymentSender {
     /// @notice Number of claims ever opened.
     function claimCount() external view returns (uint256) {
         return _claimCount;
-    }
-
-    /// @notice Bonds locked by open claims.
-    function totalBonds() external view returns (uint256) {
-        return _totalBonds;
     }
 
     /// @notice EIP-712 digest a verifier signs to attest a claim.
@@ -285,12 +276,12 @@ contract ClaimManager is TypedData, PaymentSender {
             r.leaf = Commitments.fingerprintLeaf(c.queryHash, c.responseHash, c.salt);
             if (!MerkleProof.verify(c.proof, root, r.leaf)) revert ClaimManager__BadProof();
         }
-        Terms memory t = _registry.terms(r.modelId, version);
-        if (msg.value != t.claimBond) revert ClaimManager__WrongBond(t.claimBond, msg.value);
+        (uint96 bond, uint32 window, uint16 slashBps, uint16 rewardBps) = _registry.claimTerms(r.modelId, version);
+        if (msg.value != bond) revert ClaimManager__WrongBond(bond, msg.value);
         r.bond = msg.value;
-        r.slashAmount = stake * t.slashBps / 10_000;
-        r.reward = r.slashAmount * t.claimantRewardBps / 10_000;
-        r.deadline = uint64(block.timestamp + t.challengeWindow);
+        r.slashAmount = stake * slashBps / 10_000;
+        r.reward = r.slashAmount * rewardBps / 10_000;
+        r.deadline = uint64(block.timestamp + window);
     }
 
     /// @dev Recovers the attesters (strictly increasing addresses: no one counts twice) and checks

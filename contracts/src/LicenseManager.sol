@@ -63,7 +63,6 @@ contract LicenseManager is TypedData, DeployerBound {
     address private _claimManager;
     mapping(uint256 => License) private _licenses;
     uint256 private _licenseCount;
-    uint256 private _totalStaked;
 
     constructor(IModelRegistry registry_) {
         _registry = registry_;
@@ -101,7 +100,6 @@ contract LicenseManager is TypedData, DeployerBound {
         l.quota = t.quota;
         l.agreementHash = agreementHash(modelId, msg.sender, termsHash, endpoint);
         l.endpoint = endpoint;
-        _totalStaked += msg.value;
         _emitAcquired(licenseId, l);
     }
 
@@ -112,7 +110,6 @@ contract LicenseManager is TypedData, DeployerBound {
         if (msg.value == 0) revert LicenseManager__ZeroValue();
         uint256 stake = l.stake + msg.value;
         l.stake = uint96(stake);
-        _totalStaked += msg.value;
         emit StakeAdded(licenseId, msg.value, stake);
     }
 
@@ -160,7 +157,6 @@ contract LicenseManager is TypedData, DeployerBound {
         uint256 amount = l.stake;
         l.stake = 0;
         l.status = LicenseStatus.Exited;
-        _totalStaked -= amount;
         emit StakeWithdrawn(licenseId, msg.sender, amount);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert LicenseManager__TransferFailed();
@@ -173,10 +169,9 @@ contract LicenseManager is TypedData, DeployerBound {
         License storage l = _license(licenseId);
         uint256 stake = l.stake;
         slashed = amount < stake ? amount : stake;
-        // slashed <= stake <= _totalStaked, by the line above and the bookkeeping invariant.
+        // slashed <= stake by the line above.
         unchecked {
             l.stake = uint96(stake - slashed);
-            _totalStaked -= slashed;
         }
         emit StakeSlashed(licenseId, slashed, stake - slashed);
         (bool ok,) = msg.sender.call{value: slashed}("");
@@ -227,11 +222,6 @@ contract LicenseManager is TypedData, DeployerBound {
     /// @notice Number of licenses ever issued.
     function licenseCount() external view returns (uint256) {
         return _licenseCount;
-    }
-
-    /// @notice Sum of all stakes held.
-    function totalStaked() external view returns (uint256) {
-        return _totalStaked;
     }
 
     /// @notice The wired contracts.

@@ -245,6 +245,16 @@ contract ModelRegistry is DeployerBound {
         return _terms[modelId][version];
     }
 
+    /// @notice The terms a claim needs, without decoding the whole struct (openClaim is hot).
+    function claimTerms(uint256 modelId, uint32 version)
+        external
+        view
+        returns (uint96 claimBond, uint32 challengeWindow, uint16 slashBps, uint16 claimantRewardBps)
+    {
+        Terms storage t = _terms[modelId][version];
+        return (t.claimBond, t.challengeWindow, t.slashBps, t.claimantRewardBps);
+    }
+
     /// @notice Current terms version, terms and their hash.
     function currentTerms(uint256 modelId) external view returns (uint32 version, Terms memory t, bytes32 termsHash) {
         version = _model(modelId).termsVersion;

@@ -51,8 +51,6 @@ contract UsageSettlement is TypedData, DeployerBound {
     mapping(uint256 => Account) private _accounts;
     mapping(uint256 => uint256) private _accrued;
     mapping(uint256 => mapping(address => uint256)) private _withdrawn;
-    uint256 private _totalEscrow;
-    uint256 private _totalUnclaimedRevenue;
 
     constructor(IModelRegistry registry_, ILicenseManager licenses_) {
         _registry = registry_;
@@ -73,7 +71,6 @@ contract UsageSettlement is TypedData, DeployerBound {
         Account storage a = _accounts[licenseId];
         uint256 escrow = a.escrow + msg.value;
         a.escrow = uint96(escrow);
-        _totalEscrow += msg.value;
         emit EscrowDeposited(licenseId, msg.sender, msg.value, escrow);
     }
 
@@ -86,7 +83,6 @@ contract UsageSettlement is TypedData, DeployerBound {
         uint256 amount = a.escrow;
         if (amount == 0) revert UsageSettlement__NothingToWithdraw();
         a.escrow = 0;
-        _totalEscrow -= amount;
         emit EscrowWithdrawn(licenseId, host, amount);
         (bool ok,) = host.call{value: amount}("");
         if (!ok) revert UsageSettlement__TransferFailed();
@@ -123,13 +119,11 @@ contract UsageSettlement is TypedData, DeployerBound {
         if (cumulativeFee < a.settledFee) revert UsageSettlement__FeeDecreased(a.settledFee, cumulativeFee);
         uint256 due = cumulativeFee - a.settledFee;
         if (due > a.escrow) revert UsageSettlement__InsufficientEscrow(a.escrow, due);
-        // due <= escrow (checked above), and escrow is part of _totalEscrow.
+        // due <= escrow, checked above.
         unchecked {
             _accounts[licenseId] = Account(cumulativeQueries, uint96(cumulativeFee), uint96(a.escrow - due));
-            _totalEscrow -= due;
         }
         _accrued[modelId] += due;
-        _totalUnclaimedRevenue += due;
         emit VoucherSettled(licenseId, modelId, cumulativeQueries, cumulativeFee, due, usageRoot);
     }
 
@@ -137,7 +131,6 @@ contract UsageSettlement is TypedData, DeployerBound {
     function depositRevenue(uint256 modelId) external payable {
         if (msg.sender != _claimManager) revert UsageSettlement__NotClaimManager(msg.sender);
         _accrued[modelId] += msg.value;
-        _totalUnclaimedRevenue += msg.value;
         emit RevenueDeposited(modelId, msg.sender, msg.value);
     }
 
@@ -146,7 +139,6 @@ contract UsageSettlement is TypedData, DeployerBound {
         amount = withdrawable(modelId, msg.sender);
         if (amount == 0) revert UsageSettlement__NothingToWithdraw();
         _withdrawn[modelId][msg.sender] += amount;
-        _totalUnclaimedRevenue -= amount;
         emit RevenueWithdrawn(modelId, msg.sender, amount);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert UsageSettlement__TransferFailed();
@@ -177,14 +169,9 @@ contract UsageSettlement is TypedData, DeployerBound {
         return _accrued[modelId];
     }
 
-    /// @notice Sum of all escrows.
-    function totalEscrow() external view returns (uint256) {
-        return _totalEscrow;
-    }
-
-    /// @notice Revenue credited and not yet withdrawn, over all models.
-    function totalUnclaimedRevenue() external view returns (uint256) {
-        return _totalUnclaimedRevenue;
+    /// @notice Revenue `owner` has withdrawn from `modelId`.
+    function withdrawnBy(uint256 modelId, address owner) external view returns (uint256) {
+        return _withdrawn[modelId][owner];
     }
 
     /// @notice The wired contracts.

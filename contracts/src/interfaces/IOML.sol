@@ -7,6 +7,10 @@ import {Terms, LicenseStatus} from "../lib/OMLTypes.sol";
 interface IModelRegistry {
     function currentTerms(uint256 modelId) external view returns (uint32 version, Terms memory t, bytes32 termsHash);
     function terms(uint256 modelId, uint32 version) external view returns (Terms memory);
+    function claimTerms(uint256 modelId, uint32 version)
+        external
+        view
+        returns (uint96 claimBond, uint32 challengeWindow, uint16 slashBps, uint16 claimantRewardBps);
     function adminOf(uint256 modelId) external view returns (address);
     function sharesOf(uint256 modelId, address owner) external view returns (uint256 shares, uint256 totalShares);
     function permissionSigner(uint256 modelId) external view returns (address);
