@@ -19,9 +19,7 @@ contract SmokeTest is OMLFixture {
         bytes memory v1 = voucherSig(SIGNER_PK, licenseId, 10, 0.01 ether, keccak256("r1"));
         bytes memory v2 = voucherSig(SIGNER_PK, licenseId, 20, 0.02 ether, keccak256("r2"));
         usage.settle(licenseId, 10, 0.01 ether, keccak256("r1"), v1);
-        vm.startSnapshotGas("settle");
         usage.settle(licenseId, 20, 0.02 ether, keccak256("r2"), v2);
-        vm.stopSnapshotGas();
         openClaimOn(1);
         (uint256 id, ClaimManager.ClaimRecord memory r) = openClaimOn(0);
         bytes memory sig = permissionSig(SIGNER_PK, licenseId, r.queryHash, 7, uint64(block.timestamp));
