@@ -427,3 +427,11 @@ __all__ = [
     "sign_typed",
     "usage_leaf",
 ]
+
+
+def attesters_hash(attesters: list[str]) -> bytes:
+    """keccak256(abi.encodePacked(address[])): each address left-padded to 32 bytes, in order.
+
+    ClaimManager stores it in a claim's record so that `penalizeAttesters` can be given the list.
+    """
+    return keccak(b"".join(bytes.fromhex(to_checksum_address(a)[2:]).rjust(32, b"\0") for a in attesters))

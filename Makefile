@@ -1,0 +1,49 @@
+# OML: one entry point for setup, the demo, the tests and the benchmarks.
+# Every target sets up what it needs first, so `make demo` and `make test` work on a fresh clone.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+NODE_BIN := node_modules/.bin
+export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
+FORGE  := $(NODE_BIN)/forge
+
+.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# Python: pinned by constraints.txt (torch 2.13.0 CPU is the wheel on this machine's disk).
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+# npm: solc (solcjs), anvil and forge, pinned by package-lock.json; then the solc shim for ape.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	sh scripts/install_solc_shim.sh
+	touch $@
+
+demo: setup
+	$(BIN)/oml demo
+
+test: test-contracts test-python test-ape
+
+test-contracts: setup
+	$(FORGE) test
+
+test-python: setup
+	$(BIN)/pytest
+
+test-ape: setup
+	$(BIN)/ape test tests/ape
+
+test-slow: setup
+	$(BIN)/pytest -m slow
+
+bench-gas: setup
+	$(BIN)/python -m benchmarks.gas
+
+clean:
+	rm -rf build contracts/out contracts/cache .build
