@@ -51,7 +51,7 @@ class OpenedClaim:
     claim_id: int
     record: tuple
     attesters: list[str]
-    gas_used: int
+    tx_hash: bytes = b""
 
     @property
     def deadline(self) -> int:
@@ -173,7 +173,17 @@ class OMLContracts:
             self.claims.functions.openClaim(claim.as_tuple(), ordered), value=bond)
         args = self.event(self.claims, "ClaimOpened", receipt)
         return OpenedClaim(args["claimId"], _record_tuple(args["record"]), list(args["attesters"]),
-                           receipt["gasUsed"])
+                           receipt["transactionHash"])
+
+    def opened_claim(self, claim_id: int, from_block: int | None = None) -> OpenedClaim:
+        """A claim rebuilt from its ClaimOpened event (what a restarted verifier or host does)."""
+        start = self.deployment.block_number if from_block is None else from_block
+        logs = self.claims.events.ClaimOpened().get_logs(from_block=start, argument_filters={"claimId": claim_id})
+        if not logs:
+            raise LookupError(f"no ClaimOpened event for claim {claim_id}")
+        args = logs[0]["args"]
+        return OpenedClaim(claim_id, _record_tuple(args["record"]), list(args["attesters"]),
+                           logs[0]["transactionHash"])
 
     def refute(self, key: str, claim: OpenedClaim, permission: td.Permission, signature: bytes):
         return self.sender(key).send(self.claims.functions.refute(
