@@ -28,7 +28,8 @@ def repo_root() -> Path:
 
 
 def contracts_src_dir() -> Path:
-    return repo_root() / "contracts" / "src"
+    """contracts/src, or $OML_CONTRACTS_SRC (to compile and deploy another tree, e.g. a fixture)."""
+    return Path(os.environ.get("OML_CONTRACTS_SRC") or repo_root() / "contracts" / "src")
 
 
 def build_dir() -> Path:

@@ -1,2 +1,18 @@
+"""The `oml` command. Each group lives in its own module and is registered here.
+
+Command modules import heavy libraries (web3, torch) inside the commands, so `oml --help` and
+`oml chain up` start in a fraction of a second."""
 import typer
-app = typer.Typer()
+
+from oml_core.cli.chain import chain_app
+from oml_core.cli.demo import demo_command
+from oml_core.cli.deploy import deploy_command
+
+app = typer.Typer(name="oml", help="OML: fingerprinted models licensed on chain.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+app.add_typer(chain_app, name="chain")
+app.command("deploy")(deploy_command)
+app.command("demo")(demo_command)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,48 @@
+"""Deploy the OML contracts with ape: `ape run ape_deploy` (scripts/ape_deploy.py forwards here).
+
+Uses ape's first test account and the project's compiled contracts, wires them like
+`oml_core.chain.deployment.deploy` does, and writes the same deployment JSON
+($OML_DEPLOYMENT or build/deployment.json). With ape-foundry's default `host: auto` ape starts
+its own anvil and stops it when the script ends; to keep the chain, run `oml chain up` first and
+point ape at it (foundry.host in ape-config.yaml, or `--network` with its URL).
+"""
+from __future__ import annotations
+
+from ape import accounts, networks, project
+
+from oml_core.chain.deployment import (
+    CONTRACT_NAMES,
+    Deployment,
+    VerifierParams,
+    bind_args,
+    default_deployment_path,
+)
+
+
+def _abi(container) -> list:
+    return [entry.model_dump(mode="json", by_alias=True, exclude_none=True) for entry in container.contract_type.abi]
+
+
+def main() -> None:
+    deployer = accounts.test_accounts[0]
+    verifier = VerifierParams()
+    registry = project.ModelRegistry.deploy(sender=deployer)
+    verifiers = project.VerifierRegistry.deploy(*verifier.as_args(), sender=deployer)
+    licenses = project.LicenseManager.deploy(registry, sender=deployer)
+    usage = project.UsageSettlement.deploy(registry, licenses, sender=deployer)
+    claims = project.ClaimManager.deploy(registry, licenses, verifiers, usage, sender=deployer)
+    instances = dict(zip(CONTRACT_NAMES, (registry, verifiers, licenses, usage, claims)))
+    addresses = {name: instance.address for name, instance in instances.items()}
+    abis = {name: _abi(getattr(project, name)) for name in CONTRACT_NAMES}
+    for name, instance in instances.items():  # the one-time wiring, filled from bind's ABI
+        if (args := bind_args(name, abis[name], addresses)) is not None:
+            instance.bind(*args, sender=deployer)
+    deployment = Deployment(chain_id=networks.provider.chain_id, rpc_url=getattr(networks.provider, "uri", ""),
+                            deployer=deployer.address, block_number=networks.provider.get_receipt(registry.txn_hash).block_number,
+                            addresses=addresses, abis=abis,
+                            verifier_params={"minStake": verifier.min_stake, "unbondingPeriod": verifier.unbonding_period,
+                                             "penaltyBps": verifier.penalty_bps})
+    path = deployment.save(default_deployment_path())
+    for name, address in addresses.items():
+        print(f"{name:17} {address}")
+    print(f"wrote {path}")
