@@ -37,7 +37,7 @@ test-python: setup
 	$(BIN)/pytest
 
 test-ape: setup
-	$(BIN)/ape test tests/ape
+	$(BIN)/ape test tests/ape -o "addopts="
 
 test-slow: setup
 	$(BIN)/pytest -m slow
