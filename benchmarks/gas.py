@@ -121,7 +121,7 @@ def render(figures: list[GasFigure]) -> str:
 
 
 def record(figures: list[GasFigure]) -> None:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {platform.system()}, anvil from package-lock.json, solc 0.8.28 optimizer 200"
     section = (f"\n## Gas (`make bench-gas`), {stamp}\n\nMachine: {machine}.\n\n{render(figures)}\n\n"
                "Execution gas = gasUsed − 21,000 − calldata charge (what `forge test --gas-report` shows).\n")

@@ -41,7 +41,7 @@ class Actors:
     signer: bytes  # the permission service's key
 
     @classmethod
-    def from_keys(cls, keys: list[str]) -> "Actors":
+    def from_keys(cls, keys: list[str]) -> Actors:
         """Roles over a node's funded dev keys; the permission signer gets a fresh key."""
         return cls(keys[0], keys[1], keys[2], keys[3], keys[4:8], secrets.token_bytes(32))
 

@@ -37,9 +37,9 @@ class Stack:
 
     def claim_input(self, i: int, **overrides) -> ClaimInput:
         q, r, salt = self.fingerprints[i]
-        fields = dict(kind=td.ClaimKind.UNPERMITTED_USE, subject_id=self.license_id, query_hash=q,
-                      response_hash=r, salt=salt, proof=self.tree.proof(td.fingerprint_leaf(q, r, salt)),
-                      evidence_hash=td.evidence_hash({"transcript": i}))
+        fields = {"kind": td.ClaimKind.UNPERMITTED_USE, "subject_id": self.license_id, "query_hash": q,
+                  "response_hash": r, "salt": salt, "proof": self.tree.proof(td.fingerprint_leaf(q, r, salt)),
+                  "evidence_hash": td.evidence_hash({"transcript": i})}
         fields.update(overrides)
         return ClaimInput(**fields)
 
