@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 NODE_BIN := node_modules/.bin
 export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
+# Where py-solc-x (and so ape-solidity) looks for solc: a project-local folder holding the shim,
+# so that checkouts on one machine do not point each other's ape at their own copies.
+export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 FORGE  := $(NODE_BIN)/forge
 
 .PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas clean
@@ -22,7 +25,6 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # npm: solc (solcjs), anvil and forge, pinned by package-lock.json; then the solc shim for ape.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-	sh scripts/install_solc_shim.sh
 	touch $@
 
 demo: setup
@@ -37,6 +39,7 @@ test-python: setup
 	$(BIN)/pytest
 
 test-ape: setup
+	sh scripts/install_solc_shim.sh
 	$(BIN)/ape test tests/ape -o "addopts="
 
 test-slow: setup
