@@ -55,8 +55,6 @@ contract ModelRegistry is DeployerBound {
         uint32 termsVersion;
         address permissionSigner;
         uint40 retireUnbondAt;
-        uint40 previousSignerUntil;
-        address previousSigner;
         uint40 signerSwitchAt;
         address pendingSigner;
         uint96 registrationStake;
@@ -69,6 +67,10 @@ contract ModelRegistry is DeployerBound {
     mapping(uint256 => mapping(uint32 => Terms)) private _terms;
     mapping(uint256 => mapping(address => uint256)) private _shares;
     mapping(uint256 => address[]) private _owners;
+    /// @dev When each former permission signer of a model was replaced. Kept for every former
+    /// signer, not only the last one: otherwise two rotations would void the σ a host holds from
+    /// the first signer, and an honest host could be slashed for queries it was permitted.
+    mapping(uint256 => mapping(address => uint256)) private _signerReplacedAt;
     uint256 private _modelCount;
     address private _claimManager;
     uint256 private _totalRegistrationStake;
@@ -139,7 +141,7 @@ contract ModelRegistry is DeployerBound {
     function proposeSigner(uint256 modelId, address newSigner) external {
         Model storage m = _onlyAdmin(modelId);
         if (newSigner == address(0)) revert ModelRegistry__ZeroSigner();
-        _settleRotation(m);
+        _settleRotation(modelId, m);
         uint256 at = block.timestamp + SIGNER_ROTATION_DELAY;
         m.pendingSigner = newSigner;
         m.signerSwitchAt = uint40(at);
@@ -226,10 +228,11 @@ contract ModelRegistry is DeployerBound {
         if (m.pendingSigner != address(0) && block.timestamp >= switchAt) {
             // The rotation is due but not yet written to storage.
             if (signer == m.pendingSigner) return true;
-            return signer == m.permissionSigner && issuedAt < switchAt;
+            if (signer == m.permissionSigner) return issuedAt < switchAt;
+        } else if (signer == m.permissionSigner) {
+            return true;
         }
-        if (signer == m.permissionSigner) return true;
-        return signer == m.previousSigner && issuedAt < m.previousSignerUntil;
+        return issuedAt < _signerReplacedAt[modelId][signer];
     }
 
     /// @notice The permission signer in force now.
@@ -366,10 +369,10 @@ contract ModelRegistry is DeployerBound {
         if (t.claimBond == 0) revert ModelRegistry__InvalidTerms("claimBond");
     }
 
-    function _settleRotation(Model storage m) private {
+    function _settleRotation(uint256 modelId, Model storage m) private {
         if (m.pendingSigner != address(0) && block.timestamp >= m.signerSwitchAt) {
-            m.previousSigner = m.permissionSigner;
-            m.previousSignerUntil = m.signerSwitchAt;
+            // Switch times only grow, so this keeps the latest time a signer was replaced.
+            _signerReplacedAt[modelId][m.permissionSigner] = m.signerSwitchAt;
             m.permissionSigner = m.pendingSigner;
             m.pendingSigner = address(0);
         }

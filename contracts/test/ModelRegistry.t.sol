@@ -1,0 +1,930 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {UnitHelpers, Actor, ClaimManagerStub} from "./base/UnitHelpers.sol";
+import {ModelRegistry} from "../src/ModelRegistry.sol";
+import {ClaimManager} from "../src/ClaimManager.sol";
+import {DeployerBound} from "../src/lib/DeployerBound.sol";
+import {Terms, ClaimKind} from "../src/lib/OMLTypes.sol";
+
+contract ModelRegistryTest is UnitHelpers {
+    address internal other = address(0x0123);
+    address internal newSigner = address(0x5152);
+
+    // ------------------------------------------------------------------ helpers
+
+    function owners3() internal pure returns (address[] memory o, uint256[] memory s) {
+        o = new address[](3);
+        s = new uint256[](3);
+        o[0] = address(0x1001);
+        o[1] = address(0x1002);
+        o[2] = address(0x1003);
+        s[0] = 5;
+        s[1] = 3;
+        s[2] = 2;
+    }
+
+    function expectInvalidTerms(string memory reason) internal {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__InvalidTerms.selector, reason));
+    }
+
+    function registerWith(Terms memory t) internal returns (uint256) {
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.prank(other);
+        return registry.registerModel(o, s, signer, t, bytes32(0), bytes32(0));
+    }
+
+    function registerOwners(address[] memory o, uint256[] memory s) internal returns (uint256) {
+        vm.prank(other);
+        return registry.registerModel(o, s, signer, terms, bytes32(0), bytes32(0));
+    }
+
+    /// @dev Opens a LINEAGE claim against `subject` for fixture leaf `i`, proven against `family`,
+    /// whose lineage root must be the fixture's fingerprint root.
+    function openLineageClaim(uint256 subject, uint256 family, uint256 i) internal returns (uint256 id) {
+        ClaimManager.ClaimInput memory c = claimInput(i);
+        c.kind = ClaimKind.LINEAGE;
+        c.subjectId = subject;
+        c.familyId = family;
+        bytes[] memory sigs = attest(c, leaves[i], 3);
+        vm.prank(claimant);
+        id = claims.openClaim{value: terms.claimBond}(c, sigs);
+    }
+
+    function retire(uint256 id, address by) internal returns (uint256 unbondAt) {
+        vm.prank(by);
+        registry.requestRetirement(id);
+        unbondAt = block.timestamp + terms.unbondingPeriod;
+    }
+
+    // --------------------------------------------------------------------- bind
+
+    function test_bind_wiresClaimManagerOnce() public {
+        ModelRegistry r = new ModelRegistry();
+        vm.assertFalse(r.isBound());
+        r.bind(address(0xC0FFEE));
+        vm.assertTrue(r.isBound());
+        vm.assertEq(r.claimManager(), address(0xC0FFEE));
+    }
+
+    function test_isBound_fixtureIsWired() public view {
+        vm.assertTrue(registry.isBound());
+        vm.assertEq(registry.claimManager(), address(claims));
+    }
+
+    function test_RevertWhen_bind_notDeployer() public {
+        ModelRegistry r = new ModelRegistry();
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotDeployer.selector));
+        r.bind(address(claims));
+    }
+
+    function test_RevertWhen_bind_twice() public {
+        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__AlreadyBound.selector));
+        registry.bind(address(claims));
+    }
+
+    function test_RevertWhen_bind_zeroAddress() public {
+        ModelRegistry r = new ModelRegistry();
+        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__ZeroAddress.selector));
+        r.bind(address(0));
+        vm.assertFalse(r.isBound());
+    }
+
+    function test_RevertWhen_registerModel_notBound() public {
+        ModelRegistry r = new ModelRegistry();
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotBound.selector));
+        r.registerModel(o, s, signer, terms, bytes32(0), bytes32(0));
+    }
+
+    // ------------------------------------------------------------ registerModel
+
+    function test_registerModel_storesModelAndEmits() public {
+        (address[] memory o, uint256[] memory s) = owners3();
+        Terms memory t = copyTerms();
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.OwnerShare(2, o[0], 5);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.OwnerShare(2, o[1], 3);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.OwnerShare(2, o[2], 2);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.ModelRegistered(2, 0, other, signer, keccak256("lr"), keccak256("wh"), 0);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.TermsUpdated(2, 1, keccak256(abi.encode(t)), t);
+        vm.prank(other);
+        uint256 id = registry.registerModel(o, s, signer, t, keccak256("lr"), keccak256("wh"));
+
+        vm.assertEq(id, 2);
+        vm.assertEq(registry.modelCount(), 2);
+        (address adm, uint256 parent, uint96 stake, bytes32 lr, bytes32 wh) = registry.modelInfo(id);
+        vm.assertEq(adm, other);
+        vm.assertEq(parent, 0);
+        vm.assertEq(uint256(stake), 0);
+        vm.assertEq(lr, keccak256("lr"));
+        vm.assertEq(wh, keccak256("wh"));
+        (uint256 sh, uint256 total) = registry.sharesOf(id, o[1]);
+        vm.assertEq(sh, 3);
+        vm.assertEq(total, 10);
+        vm.assertEq(registry.permissionSigner(id), signer);
+    }
+
+    function test_registerModel_ownersListInOrder() public {
+        (address[] memory o, uint256[] memory s) = owners3();
+        uint256 id = registerOwners(o, s);
+        address[] memory got = registry.owners(id);
+        vm.assertEq(got.length, 3);
+        for (uint256 i; i < 3; ++i) {
+            vm.assertEq(got[i], o[i]);
+        }
+    }
+
+    function test_RevertWhen_registerModel_noOwners() public {
+        address[] memory o = new address[](0);
+        uint256[] memory s = new uint256[](0);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NoOwners.selector));
+        registerOwners(o, s);
+    }
+
+    function test_RevertWhen_registerModel_tooManyOwners() public {
+        address[] memory o = new address[](33);
+        uint256[] memory s = new uint256[](33);
+        for (uint256 i; i < 33; ++i) {
+            o[i] = address(uint160(0x1000 + i));
+            s[i] = 1;
+        }
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__TooManyOwners.selector, 33));
+        registerOwners(o, s);
+    }
+
+    function test_registerModel_maxOwnersAccepted() public {
+        address[] memory o = new address[](32);
+        uint256[] memory s = new uint256[](32);
+        for (uint256 i; i < 32; ++i) {
+            o[i] = address(uint160(0x1000 + i));
+            s[i] = i + 1;
+        }
+        uint256 id = registerOwners(o, s);
+        (, uint256 total) = registry.sharesOf(id, o[0]);
+        vm.assertEq(total, 32 * 33 / 2);
+        vm.assertEq(registry.owners(id).length, 32);
+    }
+
+    function test_RevertWhen_registerModel_lengthMismatch() public {
+        (address[] memory o,) = owners3();
+        uint256[] memory s = new uint256[](2);
+        s[0] = 1;
+        s[1] = 1;
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__LengthMismatch.selector));
+        registerOwners(o, s);
+    }
+
+    function test_RevertWhen_registerModel_zeroOwner() public {
+        (address[] memory o, uint256[] memory s) = owners3();
+        o[1] = address(0);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__InvalidOwner.selector, address(0)));
+        registerOwners(o, s);
+    }
+
+    function test_RevertWhen_registerModel_duplicateOwner() public {
+        (address[] memory o, uint256[] memory s) = owners3();
+        o[2] = o[0];
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__DuplicateOwner.selector, o[0]));
+        registerOwners(o, s);
+    }
+
+    function test_RevertWhen_registerModel_zeroShares() public {
+        (address[] memory o, uint256[] memory s) = owners3();
+        s[1] = 0;
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__ZeroShares.selector, o[1]));
+        registerOwners(o, s);
+    }
+
+    function test_RevertWhen_registerModel_zeroSigner() public {
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__ZeroSigner.selector));
+        registry.registerModel(o, s, address(0), terms, bytes32(0), bytes32(0));
+    }
+
+    function test_RevertWhen_registerModel_zeroLicensePeriod() public {
+        Terms memory t = copyTerms();
+        t.licensePeriod = 0;
+        expectInvalidTerms("licensePeriod");
+        registerWith(t);
+    }
+
+    function test_RevertWhen_registerModel_zeroChallengeWindow() public {
+        Terms memory t = copyTerms();
+        t.challengeWindow = 0;
+        expectInvalidTerms("challengeWindow");
+        registerWith(t);
+    }
+
+    function test_RevertWhen_registerModel_unbondingNotLongerThanWindow() public {
+        Terms memory t = copyTerms();
+        t.unbondingPeriod = t.challengeWindow;
+        expectInvalidTerms("unbondingPeriod");
+        registerWith(t);
+    }
+
+    function test_RevertWhen_registerModel_zeroSlashBps() public {
+        Terms memory t = copyTerms();
+        t.slashBps = 0;
+        expectInvalidTerms("slashBps");
+        registerWith(t);
+    }
+
+    function test_RevertWhen_registerModel_slashBpsAboveMax() public {
+        Terms memory t = copyTerms();
+        t.slashBps = 10_001;
+        expectInvalidTerms("slashBps");
+        registerWith(t);
+    }
+
+    function test_RevertWhen_registerModel_rewardBpsAboveMax() public {
+        Terms memory t = copyTerms();
+        t.claimantRewardBps = 10_001;
+        expectInvalidTerms("claimantRewardBps");
+        registerWith(t);
+    }
+
+    function test_RevertWhen_registerModel_zeroMinStake() public {
+        Terms memory t = copyTerms();
+        t.minStake = 0;
+        expectInvalidTerms("minStake");
+        registerWith(t);
+    }
+
+    function test_RevertWhen_registerModel_zeroClaimBond() public {
+        Terms memory t = copyTerms();
+        t.claimBond = 0;
+        expectInvalidTerms("claimBond");
+        registerWith(t);
+    }
+
+    function test_registerModel_boundaryTermsAccepted() public {
+        Terms memory t = copyTerms();
+        t.slashBps = 10_000;
+        t.claimantRewardBps = 10_000;
+        t.unbondingPeriod = t.challengeWindow + 1;
+        t.quota = 0;
+        t.pricePerQuery = 0;
+        t.registrationStake = 0;
+        uint256 id = registerWith(t);
+        (uint32 v,, bytes32 h) = registry.currentTerms(id);
+        vm.assertEq(uint256(v), 1);
+        vm.assertEq(h, keccak256(abi.encode(t)));
+    }
+
+    // ----------------------------------------------------- registerDerivedModel
+
+    function test_registerDerivedModel_locksParentStake() public {
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.deal(other, 5 ether);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.ModelRegistered(2, modelId, other, signer, bytes32(0), keccak256("d"), 5 ether);
+        vm.prank(other);
+        uint256 id =
+            registry.registerDerivedModel{value: 5 ether}(modelId, o, s, signer, terms, bytes32(0), keccak256("d"));
+
+        (, uint256 parent, uint96 stake,,) = registry.modelInfo(id);
+        vm.assertEq(parent, modelId);
+        vm.assertEq(uint256(stake), 5 ether);
+        vm.assertEq(registry.totalRegistrationStake(), 5 ether);
+        vm.assertEq(address(registry).balance, 5 ether);
+    }
+
+    function test_RevertWhen_registerDerivedModel_wrongStake() public {
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.deal(other, 10 ether);
+        vm.prank(other);
+        vm.expectRevert(
+            abi.encodeWithSelector(ModelRegistry.ModelRegistry__WrongRegistrationStake.selector, 5 ether, 4 ether)
+        );
+        registry.registerDerivedModel{value: 4 ether}(modelId, o, s, signer, terms, bytes32(0), bytes32(0));
+    }
+
+    function test_RevertWhen_registerDerivedModel_parentTakesNoDerivations() public {
+        Terms memory t = copyTerms();
+        t.registrationStake = 0;
+        uint256 parent = registerWith(t);
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__WrongRegistrationStake.selector, 0, 0));
+        registry.registerDerivedModel(parent, o, s, signer, terms, bytes32(0), bytes32(0));
+    }
+
+    function test_RevertWhen_registerDerivedModel_unknownParent() public {
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 42));
+        registry.registerDerivedModel(42, o, s, signer, terms, bytes32(0), bytes32(0));
+    }
+
+    function test_registerDerivedModel_usesParentCurrentTerms() public {
+        Terms memory t = copyTerms();
+        t.registrationStake = 2 ether;
+        vm.prank(admin);
+        registry.updateTerms(modelId, t);
+        uint256 id = registerDerived(other, modelId);
+        (,, uint96 stake,,) = registry.modelInfo(id);
+        vm.assertEq(uint256(stake), 2 ether);
+    }
+
+    // -------------------------------------------------------------- updateTerms
+
+    function test_updateTerms_publishesNewVersion() public {
+        Terms memory t = copyTerms();
+        t.pricePerQuery = 7 wei;
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.TermsUpdated(modelId, 2, keccak256(abi.encode(t)), t);
+        vm.prank(admin);
+        registry.updateTerms(modelId, t);
+
+        (uint32 v, Terms memory cur, bytes32 h) = registry.currentTerms(modelId);
+        vm.assertEq(uint256(v), 2);
+        vm.assertEq(uint256(cur.pricePerQuery), 7);
+        vm.assertEq(h, keccak256(abi.encode(t)));
+        vm.assertEq(uint256(registry.terms(modelId, 1).pricePerQuery), uint256(terms.pricePerQuery));
+        vm.assertEq(uint256(licenses.getLicense(licenseId).termsVersion), 1);
+    }
+
+    function test_RevertWhen_updateTerms_notAdmin() public {
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotAdmin.selector, modelId, other));
+        registry.updateTerms(modelId, terms);
+    }
+
+    function test_RevertWhen_updateTerms_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 9));
+        registry.updateTerms(9, terms);
+    }
+
+    function test_RevertWhen_updateTerms_invalidTerms() public {
+        Terms memory t = copyTerms();
+        t.unbondingPeriod = 1;
+        expectInvalidTerms("unbondingPeriod");
+        vm.prank(admin);
+        registry.updateTerms(modelId, t);
+    }
+
+    // ----------------------------------------------------------- setLineageRoot
+
+    function test_setLineageRoot_setsOnce() public {
+        uint256 id = registerWith(terms);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.LineageRootSet(id, keccak256("root"));
+        vm.prank(other);
+        registry.setLineageRoot(id, keccak256("root"));
+        (,,, bytes32 lr,) = registry.modelInfo(id);
+        vm.assertEq(lr, keccak256("root"));
+    }
+
+    function test_RevertWhen_setLineageRoot_alreadySet() public {
+        expectInvalidTerms("lineage root");
+        vm.prank(admin);
+        registry.setLineageRoot(modelId, keccak256("other"));
+    }
+
+    function test_RevertWhen_setLineageRoot_zero() public {
+        uint256 id = registerWith(terms);
+        expectInvalidTerms("lineage root");
+        vm.prank(other);
+        registry.setLineageRoot(id, bytes32(0));
+    }
+
+    function test_RevertWhen_setLineageRoot_notAdmin() public {
+        uint256 id = registerWith(terms);
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotAdmin.selector, id, admin));
+        registry.setLineageRoot(id, keccak256("root"));
+    }
+
+    // ------------------------------------------------------------- proposeSigner
+
+    function test_proposeSigner_takesOverAfterDelay() public {
+        uint256 at = block.timestamp + registry.SIGNER_ROTATION_DELAY();
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.SignerRotationProposed(modelId, newSigner, at);
+        vm.prank(admin);
+        registry.proposeSigner(modelId, newSigner);
+
+        vm.warp(at - 1);
+        vm.assertEq(registry.permissionSigner(modelId), signer);
+        vm.assertFalse(registry.isPermissionSigner(modelId, newSigner, uint64(at - 1)));
+        vm.warp(at);
+        vm.assertEq(registry.permissionSigner(modelId), newSigner);
+        vm.assertTrue(registry.isPermissionSigner(modelId, newSigner, uint64(at)));
+    }
+
+    function test_proposeSigner_replacesPendingProposal() public {
+        vm.startPrank(admin);
+        registry.proposeSigner(modelId, newSigner);
+        vm.warp(block.timestamp + 12 hours);
+        registry.proposeSigner(modelId, address(0x5153));
+        vm.stopPrank();
+        vm.warp(block.timestamp + 12 hours);
+        vm.assertEq(registry.permissionSigner(modelId), signer);
+        vm.warp(block.timestamp + 12 hours);
+        vm.assertEq(registry.permissionSigner(modelId), address(0x5153));
+    }
+
+    function test_RevertWhen_proposeSigner_zero() public {
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__ZeroSigner.selector));
+        registry.proposeSigner(modelId, address(0));
+    }
+
+    function test_RevertWhen_proposeSigner_notAdmin() public {
+        vm.prank(signer);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotAdmin.selector, modelId, signer));
+        registry.proposeSigner(modelId, newSigner);
+    }
+
+    // ------------------------------------------------------- isPermissionSigner
+
+    function test_isPermissionSigner_currentSignerAnyTime() public view {
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, 0));
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, type(uint64).max));
+    }
+
+    function test_isPermissionSigner_rejectsOthers() public view {
+        vm.assertFalse(registry.isPermissionSigner(modelId, other, 0));
+        vm.assertFalse(registry.isPermissionSigner(modelId, address(0), 0));
+        vm.assertFalse(registry.isPermissionSigner(99, signer, 0));
+    }
+
+    function test_isPermissionSigner_oldSignerAfterSettledRotation() public {
+        vm.prank(admin);
+        registry.proposeSigner(modelId, newSigner);
+        uint256 switchAt = block.timestamp + 1 days;
+        vm.warp(switchAt + 5 days);
+        // A second proposal writes the due rotation to storage.
+        vm.prank(admin);
+        registry.proposeSigner(modelId, address(0x5153));
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, uint64(switchAt - 1)));
+        vm.assertFalse(registry.isPermissionSigner(modelId, signer, uint64(switchAt)));
+        vm.assertTrue(registry.isPermissionSigner(modelId, newSigner, uint64(block.timestamp)));
+        vm.assertFalse(registry.isPermissionSigner(modelId, address(0x5153), uint64(block.timestamp)));
+    }
+
+    /// @dev A host that served a query under the first signer must still be able to refute after
+    /// two rotations: the first signer's σ stay valid for issue times before its own switch.
+    function test_isPermissionSigner_firstSignerSurvivesSecondRotation() public {
+        address third = address(0x5153);
+        uint256 firstSwitch = block.timestamp + 1 days;
+        vm.prank(admin);
+        registry.proposeSigner(modelId, newSigner);
+        vm.warp(firstSwitch);
+        vm.prank(admin);
+        registry.proposeSigner(modelId, third);
+        uint256 secondSwitch = block.timestamp + 1 days;
+        vm.warp(secondSwitch);
+        // Due but not yet written.
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, uint64(firstSwitch - 1)));
+        vm.assertTrue(registry.isPermissionSigner(modelId, newSigner, uint64(secondSwitch - 1)));
+        vm.prank(admin);
+        registry.proposeSigner(modelId, address(0x5154));
+        // Written.
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, uint64(firstSwitch - 1)));
+        vm.assertFalse(registry.isPermissionSigner(modelId, signer, uint64(firstSwitch)));
+        vm.assertTrue(registry.isPermissionSigner(modelId, newSigner, uint64(secondSwitch - 1)));
+        vm.assertFalse(registry.isPermissionSigner(modelId, newSigner, uint64(secondSwitch)));
+        vm.assertEq(registry.permissionSigner(modelId), third);
+    }
+
+    /// @dev The same through ClaimManager.refute: two quick rotations must not strip an honest host of
+    /// the σ it was issued, or the admin could slash it for a permitted query.
+    function test_isPermissionSigner_hostRefutesAfterTwoRotations() public {
+        uint64 issuedAt = uint64(block.timestamp);
+        bytes memory sigma = permissionSig(SIGNER_PK, licenseId, queryHashes[0], 1, issuedAt);
+        vm.startPrank(admin);
+        registry.proposeSigner(modelId, newSigner);
+        vm.warp(block.timestamp + 1 days);
+        registry.proposeSigner(modelId, address(0x5153));
+        vm.warp(block.timestamp + 1 days);
+        vm.stopPrank();
+        (uint256 id, ClaimManager.ClaimRecord memory r) = openClaimOn(0);
+        vm.prank(host);
+        claims.refute(id, r, 1, issuedAt, sigma);
+        vm.assertEq(uint256(claims.claimStatus(id)), uint256(ClaimManager.ClaimStatus.Refuted));
+    }
+
+    function testFuzz_isPermissionSigner_oldSignerOnlyBeforeSwitch(uint256 issuedAt, uint256 later, bool settle)
+        public
+    {
+        vm.prank(admin);
+        registry.proposeSigner(modelId, newSigner);
+        uint256 switchAt = block.timestamp + 1 days;
+        issuedAt = bound(issuedAt, 0, switchAt + 365 days);
+        vm.warp(bound(later, switchAt, switchAt + 365 days));
+        if (settle) {
+            vm.prank(admin);
+            registry.proposeSigner(modelId, address(0x5153));
+        }
+        vm.assertEq(registry.isPermissionSigner(modelId, signer, uint64(issuedAt)), issuedAt < switchAt);
+        vm.assertTrue(registry.isPermissionSigner(modelId, newSigner, uint64(issuedAt)));
+    }
+
+    function testFuzz_isPermissionSigner_newSignerNeverBeforeSwitch(uint256 issuedAt, uint256 wait) public {
+        vm.prank(admin);
+        registry.proposeSigner(modelId, newSigner);
+        vm.warp(block.timestamp + bound(wait, 0, 1 days - 1));
+        vm.assertFalse(registry.isPermissionSigner(modelId, newSigner, uint64(issuedAt)));
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, uint64(issuedAt)));
+    }
+
+    // --------------------------------------------------------- requestRetirement
+
+    function test_requestRetirement_startsUnbonding() public {
+        uint256 id = registerDerived(other, modelId);
+        uint256 at = block.timestamp + terms.unbondingPeriod;
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.RetirementRequested(id, at);
+        vm.prank(other);
+        registry.requestRetirement(id);
+    }
+
+    function test_RevertWhen_requestRetirement_baseModel() public {
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NothingStaked.selector, modelId));
+        registry.requestRetirement(modelId);
+    }
+
+    function test_RevertWhen_requestRetirement_twice() public {
+        uint256 id = registerDerived(other, modelId);
+        retire(id, other);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__AlreadyRetiring.selector, id));
+        registry.requestRetirement(id);
+    }
+
+    function test_RevertWhen_requestRetirement_notAdmin() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotAdmin.selector, id, admin));
+        registry.requestRetirement(id);
+    }
+
+    // -------------------------------------------------------- withdrawRegistration
+
+    function test_withdrawRegistration_paysAdminAfterUnbonding() public {
+        uint256 id = registerDerived(other, modelId);
+        uint256 at = retire(id, other);
+        vm.warp(at);
+        uint256 before = other.balance;
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.RegistrationWithdrawn(id, other, 5 ether);
+        vm.prank(other);
+        registry.withdrawRegistration(id);
+        vm.assertEq(other.balance, before + 5 ether);
+        vm.assertEq(registry.totalRegistrationStake(), 0);
+        vm.assertEq(address(registry).balance, 0);
+        (,, uint96 stake,,) = registry.modelInfo(id);
+        vm.assertEq(uint256(stake), 0);
+    }
+
+    function test_RevertWhen_withdrawRegistration_notRetiring() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotRetiring.selector, id));
+        registry.withdrawRegistration(id);
+    }
+
+    function test_RevertWhen_withdrawRegistration_stillUnbonding() public {
+        uint256 id = registerDerived(other, modelId);
+        uint256 at = retire(id, other);
+        vm.warp(at - 1);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__StillUnbonding.selector, id, at));
+        registry.withdrawRegistration(id);
+    }
+
+    function test_RevertWhen_withdrawRegistration_lineageClaimOpen() public {
+        uint256 family = registerBase(address(0xFA), fingerprintRoot);
+        uint256 id = registerDerived(other, modelId);
+        openLineageClaim(id, family, 2);
+        vm.assertEq(claims.openClaims(true, id), 1);
+        uint256 at = retire(id, other);
+        vm.warp(at + 30 days);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__StillUnbonding.selector, id, at));
+        registry.withdrawRegistration(id);
+    }
+
+    function test_RevertWhen_withdrawRegistration_twice() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.warp(retire(id, other));
+        vm.startPrank(other);
+        registry.withdrawRegistration(id);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NothingStaked.selector, id));
+        registry.withdrawRegistration(id);
+        vm.stopPrank();
+    }
+
+    function test_RevertWhen_withdrawRegistration_notAdmin() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.warp(retire(id, other));
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotAdmin.selector, id, admin));
+        registry.withdrawRegistration(id);
+    }
+
+    function test_RevertWhen_withdrawRegistration_adminRejectsEth() public {
+        Actor a = new Actor();
+        vm.deal(address(a), 5 ether);
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        bytes memory reg =
+            abi.encodeCall(ModelRegistry.registerDerivedModel, (modelId, o, s, signer, terms, bytes32(0), bytes32(0)));
+        uint256 id = abi.decode(a.exec(address(registry), 5 ether, reg), (uint256));
+        a.exec(address(registry), 0, abi.encodeCall(ModelRegistry.requestRetirement, (id)));
+        vm.warp(block.timestamp + terms.unbondingPeriod);
+        a.setReject(true);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__TransferFailed.selector));
+        a.exec(address(registry), 0, abi.encodeCall(ModelRegistry.withdrawRegistration, (id)));
+    }
+
+    // --------------------------------------------------------- lineageClaimInfo
+
+    function test_lineageClaimInfo_returnsClaimInputs() public {
+        uint256 family = registerBase(address(0xFA), keccak256("fam"));
+        uint256 id = registerDerived(other, modelId);
+        (uint256 stake, bytes32 root, uint32 version, address accused) = registry.lineageClaimInfo(id, family);
+        vm.assertEq(stake, 5 ether);
+        vm.assertEq(root, keccak256("fam"));
+        vm.assertEq(uint256(version), 1);
+        vm.assertEq(accused, other);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_familyIsSubject() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__SameFamily.selector, id, id));
+        registry.lineageClaimInfo(id, id);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_familyIsAncestor() public {
+        uint256 child = registerDerived(other, modelId);
+        uint256 grandchild = registerDerived(address(0xCC), child);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__SameFamily.selector, grandchild, modelId));
+        registry.lineageClaimInfo(grandchild, modelId);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_familyWithoutRoot() public {
+        uint256 family = registerWith(terms);
+        uint256 id = registerDerived(address(0xCC), modelId);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotInFamily.selector, id, family));
+        registry.lineageClaimInfo(id, family);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_subjectHasNoStake() public {
+        uint256 family = registerBase(address(0xFA), keccak256("fam"));
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NothingStaked.selector, modelId));
+        registry.lineageClaimInfo(modelId, family);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_unknownFamily() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 77));
+        registry.lineageClaimInfo(id, 77);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_unknownSubject() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 77));
+        registry.lineageClaimInfo(77, modelId);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_tooDeep() public {
+        uint256 family = registerBase(address(0xFA), keccak256("fam"));
+        uint256 cursor = modelId;
+        // 16 derivations: the walk reaches the base model at depth 16, still allowed.
+        for (uint256 i; i < 16; ++i) {
+            cursor = registerDerived(address(uint160(0x2000 + i)), cursor);
+        }
+        (uint256 stake,,,) = registry.lineageClaimInfo(cursor, family);
+        vm.assertEq(stake, 5 ether);
+        cursor = registerDerived(address(0x3000), cursor);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__LineageTooDeep.selector));
+        registry.lineageClaimInfo(cursor, family);
+    }
+
+    // -------------------------------------------------------- slashRegistration
+
+    function test_slashRegistration_sendsToClaimManager() public {
+        uint256 id = registerDerived(other, modelId);
+        uint256 before = address(claims).balance;
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.RegistrationSlashed(id, 2 ether);
+        vm.prank(address(claims));
+        uint256 slashed = registry.slashRegistration(id, 2 ether);
+        vm.assertEq(slashed, 2 ether);
+        vm.assertEq(address(claims).balance, before + 2 ether);
+        (,, uint96 stake,,) = registry.modelInfo(id);
+        vm.assertEq(uint256(stake), 3 ether);
+        vm.assertEq(registry.totalRegistrationStake(), 3 ether);
+        vm.assertEq(address(registry).balance, 3 ether);
+    }
+
+    function test_slashRegistration_cappedAtStake() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.prank(address(claims));
+        vm.assertEq(registry.slashRegistration(id, 9 ether), 5 ether);
+        vm.prank(address(claims));
+        vm.assertEq(registry.slashRegistration(id, 1 ether), 0);
+        vm.assertEq(registry.totalRegistrationStake(), 0);
+    }
+
+    function test_RevertWhen_slashRegistration_notClaimManager() public {
+        uint256 id = registerDerived(other, modelId);
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotClaimManager.selector, admin));
+        registry.slashRegistration(id, 1 ether);
+    }
+
+    function test_RevertWhen_slashRegistration_unknownModel() public {
+        vm.prank(address(claims));
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 55));
+        registry.slashRegistration(55, 1 ether);
+    }
+
+    function test_RevertWhen_slashRegistration_claimManagerRejectsEth() public {
+        ClaimManagerStub stub = new ClaimManagerStub();
+        registry = new ModelRegistry();
+        registry.bind(address(stub));
+        uint256 parent = registerBase(other, bytes32(0));
+        uint256 id = registerDerived(address(0xCC), parent);
+        vm.prank(address(stub));
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__TransferFailed.selector));
+        registry.slashRegistration(id, 1 ether);
+    }
+
+    function testFuzz_slashRegistration_neverMoreThanStake(uint256 a, uint256 b) public {
+        uint256 id = registerDerived(other, modelId);
+        a = bound(a, 0, 10 ether);
+        b = bound(b, 0, 10 ether);
+        vm.startPrank(address(claims));
+        uint256 first = registry.slashRegistration(id, a);
+        uint256 second = registry.slashRegistration(id, b);
+        vm.stopPrank();
+        vm.assertEq(first, a < 5 ether ? a : 5 ether);
+        vm.assertEq(second, b < 5 ether - first ? b : 5 ether - first);
+        vm.assertEq(address(registry).balance, 5 ether - first - second);
+        vm.assertEq(registry.totalRegistrationStake(), address(registry).balance);
+    }
+
+    // --------------------------------------------------------------------- views
+
+    function test_terms_returnsVersion() public {
+        Terms memory t = copyTerms();
+        t.quota = 5;
+        vm.prank(admin);
+        registry.updateTerms(modelId, t);
+        vm.assertEq(uint256(registry.terms(modelId, 1).quota), uint256(terms.quota));
+        vm.assertEq(uint256(registry.terms(modelId, 2).quota), 5);
+        vm.assertEq(uint256(registry.terms(modelId, 3).minStake), 0);
+    }
+
+    function test_RevertWhen_terms_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 3));
+        registry.terms(3, 1);
+    }
+
+    function test_claimTerms_returnsClaimFields() public view {
+        (uint96 bond, uint32 window, uint16 slashBps, uint16 rewardBps) = registry.claimTerms(modelId, 1);
+        vm.assertEq(uint256(bond), 1 ether);
+        vm.assertEq(uint256(window), 1 days);
+        vm.assertEq(uint256(slashBps), 5_000);
+        vm.assertEq(uint256(rewardBps), 2_000);
+    }
+
+    function test_currentTerms_hashMatchesAbiEncoding() public view {
+        (uint32 v, Terms memory t, bytes32 h) = registry.currentTerms(modelId);
+        vm.assertEq(uint256(v), 1);
+        vm.assertEq(uint256(t.minStake), 10 ether);
+        vm.assertEq(h, keccak256(abi.encode(terms)));
+    }
+
+    function test_RevertWhen_currentTerms_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 0));
+        registry.currentTerms(0);
+    }
+
+    function test_modelInfo_fixtureModel() public view {
+        (address adm, uint256 parent, uint96 stake, bytes32 lr, bytes32 wh) = registry.modelInfo(modelId);
+        vm.assertEq(adm, admin);
+        vm.assertEq(parent, 0);
+        vm.assertEq(uint256(stake), 0);
+        vm.assertEq(lr, keccak256("lineage-root"));
+        vm.assertEq(wh, keccak256("base"));
+    }
+
+    function test_RevertWhen_modelInfo_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 2));
+        registry.modelInfo(2);
+    }
+
+    function test_adminOf_returnsRegistrant() public view {
+        vm.assertEq(registry.adminOf(modelId), admin);
+    }
+
+    function test_RevertWhen_adminOf_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 2));
+        registry.adminOf(2);
+    }
+
+    function test_owners_fixtureOwners() public view {
+        address[] memory o = registry.owners(modelId);
+        vm.assertEq(o.length, 2);
+        vm.assertEq(o[0], ownerA);
+        vm.assertEq(o[1], ownerB);
+    }
+
+    function test_RevertWhen_owners_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 2));
+        registry.owners(2);
+    }
+
+    function test_sharesOf_ownersAndStrangers() public view {
+        (uint256 a, uint256 total) = registry.sharesOf(modelId, ownerA);
+        (uint256 b,) = registry.sharesOf(modelId, ownerB);
+        (uint256 x,) = registry.sharesOf(modelId, other);
+        vm.assertEq(a, 3);
+        vm.assertEq(b, 1);
+        vm.assertEq(x, 0);
+        vm.assertEq(total, 4);
+    }
+
+    function test_RevertWhen_sharesOf_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 2));
+        registry.sharesOf(2, ownerA);
+    }
+
+    function test_permissionSigner_fixture() public view {
+        vm.assertEq(registry.permissionSigner(modelId), signer);
+    }
+
+    function test_RevertWhen_permissionSigner_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 2));
+        registry.permissionSigner(2);
+    }
+
+    function test_modelCount_counts() public {
+        vm.assertEq(registry.modelCount(), 1);
+        registerWith(terms);
+        registerDerived(address(0xCC), modelId);
+        vm.assertEq(registry.modelCount(), 3);
+    }
+
+    function test_totalRegistrationStake_sumsDerived() public {
+        registerDerived(other, modelId);
+        registerDerived(address(0xCC), modelId);
+        vm.assertEq(registry.totalRegistrationStake(), 10 ether);
+        vm.assertEq(address(registry).balance, 10 ether);
+    }
+
+    function test_constants() public view {
+        vm.assertEq(registry.SIGNER_ROTATION_DELAY(), 1 days);
+        vm.assertEq(registry.MAX_OWNERS(), 32);
+        vm.assertEq(registry.MAX_LINEAGE_DEPTH(), 16);
+    }
+
+    // ---------------------------------------------------------------------- fuzz
+
+    function testFuzz_registerModel_totalSharesIsSum(uint256 n, uint256 seed) public {
+        n = bound(n, 1, 32);
+        address[] memory o = new address[](n);
+        uint256[] memory s = new uint256[](n);
+        uint256 sum;
+        for (uint256 i; i < n; ++i) {
+            o[i] = address(uint160(0x1000 + i));
+            s[i] = bound(uint256(keccak256(abi.encode(seed, i))), 1, 1e30);
+            sum += s[i];
+        }
+        uint256 id = registerOwners(o, s);
+        for (uint256 i; i < n; ++i) {
+            (uint256 sh, uint256 total) = registry.sharesOf(id, o[i]);
+            vm.assertEq(sh, s[i]);
+            vm.assertEq(total, sum);
+        }
+    }
+
+    function testFuzz_registerModel_slashBpsRange(uint16 slashBps) public {
+        Terms memory t = copyTerms();
+        t.slashBps = slashBps;
+        if (slashBps == 0 || slashBps > 10_000) expectInvalidTerms("slashBps");
+        uint256 id = registerWith(t);
+        if (slashBps != 0 && slashBps <= 10_000) {
+            (,, uint16 got,) = registry.claimTerms(id, 1);
+            vm.assertEq(uint256(got), uint256(slashBps));
+        }
+    }
+
+    function testFuzz_registerModel_unbondingMustExceedWindow(uint32 window, uint32 unbonding) public {
+        window = uint32(bound(window, 1, type(uint32).max));
+        Terms memory t = copyTerms();
+        t.challengeWindow = window;
+        t.unbondingPeriod = unbonding;
+        bool ok = unbonding > window;
+        if (!ok) expectInvalidTerms("unbondingPeriod");
+        uint256 id = registerWith(t);
+        if (ok) vm.assertEq(uint256(registry.terms(id, 1).unbondingPeriod), uint256(unbonding));
+    }
+}
