@@ -15,7 +15,8 @@ import {IModelRegistry, ILicenseManager, IVerifierRegistry, IUsageSettlement} fr
 /// signer issued for that query: a host that followed the protocol can never be slashed for an
 /// accounted query. After the window anyone may execute the slash of the snapshotted stake.
 /// @dev Only a hash of each claim's record is stored (its low byte holds the status); callers pass
-/// the record, which ClaimOpened emits in full. That keeps openClaim to two new storage slots.
+/// the record, which ClaimOpened emits in full. That keeps openClaim to two new storage slots
+/// (three for a refutable claim, whose attestation digest is marked spent).
 contract ClaimManager is TypedData, PaymentSender {
     error ClaimManager__WrongBond(uint256 required, uint256 sent);
     error ClaimManager__BadProof();
@@ -34,6 +35,7 @@ contract ClaimManager is TypedData, PaymentSender {
     error ClaimManager__NotPermissionSigner(address signer);
     error ClaimManager__AttestersMismatch(uint256 claimId);
     error ClaimManager__UnexpectedPayment(address from);
+    error ClaimManager__AttestationReused(bytes32 digest);
 
     /// @notice What a claimant submits.
     struct ClaimInput {
@@ -94,6 +96,10 @@ contract ClaimManager is TypedData, PaymentSender {
     mapping(bytes32 => uint256) private _leafClaim;
     mapping(bool => mapping(uint256 => uint256)) private _openClaims;
     uint256 private _claimCount;
+    /// @dev Attestation digests of refutable claims already opened. A refutation frees the leaf,
+    /// so without this anyone (the accused host first) could reopen the refuted claim with the
+    /// same public signatures and have the same attesters penalized again and again.
+    mapping(bytes32 => bool) private _attestationSpent;
 
     constructor(
         IModelRegistry registry_,
@@ -126,7 +132,14 @@ contract ClaimManager is TypedData, PaymentSender {
             if (claimStatus(used) == ClaimStatus.Executed) revert ClaimManager__LeafAlreadyUsed(r.leaf, used);
             revert ClaimManager__LeafUnderClaim(r.leaf, used);
         }
-        address[] memory attesters = _checkQuorum(c, r.leaf, signatures);
+        bytes32 digest = attestationDigest(c.subjectId, c.kind, r.leaf, c.evidenceHash);
+        address[] memory attesters = _checkQuorum(digest, signatures);
+        // Only UNPERMITTED_USE and LEAK claims can be refuted, which frees their leaf; the
+        // others hold their leaf for ever once opened, so their signatures cannot be replayed.
+        if (c.kind == ClaimKind.UNPERMITTED_USE || c.kind == ClaimKind.LEAK) {
+            if (_attestationSpent[digest]) revert ClaimManager__AttestationReused(digest);
+            _attestationSpent[digest] = true;
+        }
         r.attestersHash = keccak256(abi.encodePacked(attesters));
         r.claimant = msg.sender;
 
@@ -286,12 +299,11 @@ contract ClaimManager is TypedData, PaymentSender {
 
     /// @dev Recovers the attesters (strictly increasing addresses: no one counts twice) and checks
     /// that they are active verifiers forming a quorum.
-    function _checkQuorum(ClaimInput calldata c, bytes32 leaf, bytes[] calldata signatures)
+    function _checkQuorum(bytes32 digest, bytes[] calldata signatures)
         private
         view
         returns (address[] memory attesters)
     {
-        bytes32 digest = attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash);
         attesters = new address[](signatures.length);
         address previous;
         for (uint256 i; i < signatures.length; ++i) {

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {OMLFixture} from "../base/OMLFixture.sol";
+import {ClaimHandler} from "./ClaimHandler.sol";
+import {ClaimManager} from "../../src/ClaimManager.sol";
+import {ClaimKind} from "../../src/lib/OMLTypes.sol";
+
+/// @dev Protocol-wide invariants under random sequences of every user action (see ClaimHandler):
+/// (a) each contract's ETH balance equals its books, (b) no stake leaves while unbonding or while a
+/// claim is open, (c) a refuted claim never slashes, (d) a leaf is never used twice, (e) a slash
+/// never exceeds the snapshotted stake; plus the consistency of the claim counters and records.
+contract ClaimInvariantsTest is OMLFixture {
+    ClaimHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        uint256[] memory pks = new uint256[](4);
+        for (uint256 i; i < 4; ++i) {
+            pks[i] = verifierPks[i];
+        }
+        handler = new ClaimHandler(registry, licenses, usage, verifiers, claims, SIGNER_PK, admin, modelId, pks);
+        handler.setUpLineage();
+
+        // Weighted: claims are the subject, so their actions come up more often.
+        bytes4[34] memory w = [
+            ClaimHandler.openClaim.selector,
+            ClaimHandler.openClaim.selector,
+            ClaimHandler.openClaim.selector,
+            ClaimHandler.openClaim.selector,
+            ClaimHandler.openClaim.selector,
+            ClaimHandler.refute.selector,
+            ClaimHandler.refute.selector,
+            ClaimHandler.refute.selector,
+            ClaimHandler.execute.selector,
+            ClaimHandler.execute.selector,
+            ClaimHandler.execute.selector,
+            ClaimHandler.penalizeAttesters.selector,
+            ClaimHandler.penalizeAttesters.selector,
+            ClaimHandler.replayRefuted.selector,
+            ClaimHandler.acquireLicense.selector,
+            ClaimHandler.acquireLicense.selector,
+            ClaimHandler.addStake.selector,
+            ClaimHandler.depositEscrow.selector,
+            ClaimHandler.settle.selector,
+            ClaimHandler.requestExit.selector,
+            ClaimHandler.requestExit.selector,
+            ClaimHandler.withdraw.selector,
+            ClaimHandler.withdraw.selector,
+            ClaimHandler.withdrawEscrow.selector,
+            ClaimHandler.withdrawRevenue.selector,
+            ClaimHandler.withdrawOwed.selector,
+            ClaimHandler.verifierJoin.selector,
+            ClaimHandler.verifierLeave.selector,
+            ClaimHandler.verifierWithdraw.selector,
+            ClaimHandler.registerDerived.selector,
+            ClaimHandler.requestRetirement.selector,
+            ClaimHandler.withdrawRegistration.selector,
+            ClaimHandler.warp.selector,
+            ClaimHandler.updateTerms.selector
+        ];
+        bytes4[] memory s = new bytes4[](w.length);
+        for (uint256 i; i < w.length; ++i) {
+            s[i] = w[i];
+        }
+        targetContract(address(handler));
+        targetSelector(FuzzSelector(address(handler), s));
+    }
+
+    // ------------------------------------------------------- (a) ETH books
+
+    function invariant_a_licenseManagerBalanceIsSumOfStakes() public view {
+        uint256 sum;
+        uint256 n = licenses.licenseCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            sum += licenses.getLicense(id).stake;
+        }
+        vm.assertEq(address(licenses).balance, sum, "LicenseManager: balance == sum of stakes");
+    }
+
+    function invariant_a_usageSettlementBalanceIsEscrowPlusUnwithdrawnRevenue() public view {
+        uint256 sum;
+        uint256 n = licenses.licenseCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            (,, uint256 escrow) = usage.account(id);
+            sum += escrow;
+        }
+        uint256 m = registry.modelCount();
+        for (uint256 id = 1; id <= m; ++id) {
+            uint256 accrued = usage.accruedRevenue(id);
+            address[] memory owners = registry.owners(id);
+            uint256 withdrawn;
+            for (uint256 j; j < owners.length; ++j) {
+                withdrawn += usage.withdrawnBy(id, owners[j]);
+            }
+            vm.assertLe(withdrawn, accrued, "owners never take more than accrued");
+            sum += accrued - withdrawn;
+        }
+        vm.assertEq(address(usage).balance, sum, "UsageSettlement: balance == escrows + accrued - withdrawn");
+    }
+
+    function invariant_a_claimManagerBalanceIsOpenBondsPlusOwed() public view {
+        uint256 sum;
+        uint256 n = claims.claimCount();
+        for (uint256 id = 1; id <= n; ++id) {
+            if (claims.claimStatus(id) == ClaimManager.ClaimStatus.Open) sum += handler.record(id).bond;
+        }
+        vm.assertEq(address(claims).balance, sum + claims.totalOwed(), "ClaimManager: balance == open bonds + owed");
+        vm.assertEq(claims.totalOwed(), claims.owedTo(address(handler.refuser())), "only the refusing claimant is owed");
+    }
+
+    function invariant_a_verifierRegistryBalanceIsTotalStaked() public view {
+        address[] memory vs = handler.verifierAddresses();
+        uint256 sum;
+        uint256 active;
+        for (uint256 i; i < vs.length; ++i) {
+            (uint256 stake,,) = verifiers.verifierInfo(vs[i]);
+            sum += stake;
+            if (verifiers.isActive(vs[i])) ++active;
+        }
+        vm.assertEq(address(verifiers).balance, verifiers.totalStaked(), "VerifierRegistry: balance == totalStaked");
+        vm.assertEq(verifiers.totalStaked(), sum, "totalStaked == sum of verifier stakes");
+        vm.assertEq(verifiers.activeCount(), active, "active count");
+    }
+
+    function invariant_a_modelRegistryBalanceIsTotalRegistrationStake() public view {
+        uint256 sum;
+        uint256 m = registry.modelCount();
+        for (uint256 id = 1; id <= m; ++id) {
+            (,, uint96 stake,,) = registry.modelInfo(id);
+            sum += stake;
+        }
+        vm.assertEq(
+            address(registry).balance,
+            registry.totalRegistrationStake(),
+            "ModelRegistry: balance == totalRegistrationStake"
+        );
+        vm.assertEq(registry.totalRegistrationStake(), sum, "totalRegistrationStake == sum of stakes");
+    }
+
+    // ----------------------------------------- (b) no early stake withdrawal
+
+    function invariant_b_noStakeLeavesWhileUnbondingOrClaimOpen() public view {
+        vm.assertEq(handler.licenseWithdrawViolations(), 0, "license stake left early or under claim");
+        vm.assertEq(handler.verifierWithdrawViolations(), 0, "verifier stake left while unbonding");
+        vm.assertEq(handler.registrationWithdrawViolations(), 0, "registration stake left early or under claim");
+    }
+
+    /// @dev Every subject's stake is exactly what the handler's books say: deposits minus the
+    /// measured slashes of executed claims minus withdrawals. Nothing else moves a stake.
+    function invariant_b_stakesMatchGhostBooks() public view {
+        uint256[] memory ids = handler.licenseIds();
+        for (uint256 i; i < ids.length; ++i) {
+            vm.assertEq(licenses.getLicense(ids[i]).stake, handler.expectedLicenseStake(ids[i]), "license stake");
+        }
+        uint256[] memory ds = handler.derivedIds();
+        for (uint256 i; i < ds.length; ++i) {
+            (,, uint96 stake,,) = registry.modelInfo(ds[i]);
+            vm.assertEq(stake, handler.expectedRegistrationStake(ds[i]), "registration stake");
+        }
+    }
+
+    // ------------------------------------------------- (c) refuted never slash
+
+    /// @dev The attestations of a refuted claim cannot open it again (and have its attesters
+    /// penalized again).
+    function invariant_c_refutedAttestationsNeverReplay() public view {
+        vm.assertEq(handler.replayViolations(), 0, "a refuted claim's attestations were replayed");
+    }
+
+    function invariant_c_refutedClaimNeverSlashes() public view {
+        vm.assertEq(handler.refuteStakeChanges(), 0, "a refutation or penalty moved the accused's stake");
+        uint256[] memory ids = handler.claimIds();
+        for (uint256 i; i < ids.length; ++i) {
+            ClaimManager.ClaimStatus s = claims.claimStatus(ids[i]);
+            ClaimHandler.Ghost memory g = handler.ghost(ids[i]);
+            if (s == ClaimManager.ClaimStatus.Refuted || s == ClaimManager.ClaimStatus.AttestersPenalized) {
+                vm.assertTrue(g.refuted, "refuted through refute only");
+                vm.assertFalse(g.executed, "a refuted claim was executed");
+                vm.assertEq(g.slashed, 0, "a refuted claim slashed");
+                ClaimKind k = handler.record(ids[i]).kind;
+                vm.assertTrue(k == ClaimKind.UNPERMITTED_USE || k == ClaimKind.LEAK, "only refutable kinds");
+            }
+            if (g.refuted) vm.assertFalse(g.executed, "refuted and executed");
+        }
+    }
+
+    // ---------------------------------------------------- (d) leaf used once
+
+    function invariant_d_leafNeverUsedTwice() public view {
+        vm.assertEq(handler.leafReuseViolations(), 0, "a claim opened on a leaf under claim or spent");
+        uint256[] memory ids = handler.claimIds();
+        bytes32[] memory spent = new bytes32[](ids.length);
+        uint256 n;
+        for (uint256 i; i < ids.length; ++i) {
+            if (claims.claimStatus(ids[i]) != ClaimManager.ClaimStatus.Executed) continue;
+            bytes32 leaf = handler.record(ids[i]).leaf;
+            for (uint256 j; j < n; ++j) {
+                vm.assertTrue(spent[j] != leaf, "two executed claims share a leaf");
+            }
+            spent[n++] = leaf;
+            vm.assertEq(claims.claimOfLeaf(leaf), ids[i], "an executed leaf stays spent by its claim");
+        }
+        // At most one open claim per leaf, and it holds the leaf.
+        for (uint256 i; i < ids.length; ++i) {
+            if (claims.claimStatus(ids[i]) != ClaimManager.ClaimStatus.Open) continue;
+            bytes32 leaf = handler.record(ids[i]).leaf;
+            vm.assertEq(claims.claimOfLeaf(leaf), ids[i], "an open claim holds its leaf");
+            for (uint256 j; j < n; ++j) {
+                vm.assertTrue(spent[j] != leaf, "an open claim on a spent leaf");
+            }
+        }
+    }
+
+    // ------------------------------------------------ (e) slash within snapshot
+
+    function invariant_e_slashNeverExceedsSnapshot() public view {
+        uint256[] memory ids = handler.claimIds();
+        for (uint256 i; i < ids.length; ++i) {
+            ClaimHandler.Ghost memory g = handler.ghost(ids[i]);
+            ClaimManager.ClaimRecord memory r = handler.record(ids[i]);
+            vm.assertLe(r.slashAmount, g.snapshot, "slash amount within the snapshot");
+            vm.assertLe(r.reward, r.slashAmount, "reward within the slash");
+            if (!g.executed) {
+                vm.assertEq(g.slashed, 0);
+                continue;
+            }
+            vm.assertLe(g.slashed, r.slashAmount, "slashed more than snapshot x slashBps");
+            vm.assertLe(g.slashed, g.snapshot, "slashed more than the snapshot");
+        }
+    }
+
+    // --------------------------------------------------- claim bookkeeping
+
+    function invariant_claimCountersAndRecordsAgree() public view {
+        vm.assertEq(handler.recordMismatches(), 0, "openClaim stored another record than the oracle's");
+        vm.assertEq(handler.payoutMismatches(), 0, "a payout differed from the books");
+        vm.assertEq(handler.unexpectedOpenRefusals(), 0, "a valid claim on a free leaf was refused");
+        uint256[] memory ids = handler.claimIds();
+        vm.assertEq(ids.length, claims.claimCount(), "every claim is the handler's");
+        uint256[] memory lics = handler.licenseIds();
+        for (uint256 i; i < lics.length; ++i) {
+            vm.assertEq(claims.openClaims(false, lics[i]), _openOn(ids, lics[i], false), "open claims on a license");
+        }
+        uint256[] memory ds = handler.derivedIds();
+        for (uint256 i; i < ds.length; ++i) {
+            vm.assertEq(claims.openClaims(true, ds[i]), _openOn(ids, ds[i], true), "open claims on a model");
+        }
+        for (uint256 i; i < ids.length; ++i) {
+            vm.assertTrue(claims.matchesRecord(ids[i], handler.record(ids[i])), "record");
+        }
+    }
+
+    function _openOn(uint256[] memory ids, uint256 subject, bool lineage) internal view returns (uint256 n) {
+        for (uint256 i; i < ids.length; ++i) {
+            if (claims.claimStatus(ids[i]) != ClaimManager.ClaimStatus.Open) continue;
+            ClaimManager.ClaimRecord memory r = handler.record(ids[i]);
+            if (r.subjectId == subject && (r.kind == ClaimKind.LINEAGE) == lineage) ++n;
+        }
+    }
+}
