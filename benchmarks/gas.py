@@ -91,7 +91,8 @@ def measure() -> list[GasFigure]:
             q, r, salt = fingerprints[i]
             c = ClaimInput(td.ClaimKind.UNPERMITTED_USE, license_id, q, r, salt,
                            tree.proof(td.fingerprint_leaf(q, r, salt)), secrets.token_bytes(32))
-            sigs = {Account.from_key(k).address: oml.attest(bytes.fromhex(k[2:]), c) for k in verifiers[:3]}
+            sigs = {Account.from_key(k).address: oml.attest(bytes.fromhex(k[2:]), c, Account.from_key(claimant).address)
+                    for k in verifiers[:3]}
             return oml.open_claim(claimant, c, sigs, DEMO_TERMS.claim_bond)
 
         first = claim(0)

@@ -36,8 +36,9 @@ class ClaimInput:
             return self.evidence_hash
         return td.fingerprint_leaf(self.query_hash, self.response_hash, self.salt)
 
-    def attestation(self) -> td.ClaimAttestation:
-        return td.ClaimAttestation(self.subject_id, int(self.kind), self.leaf, self.evidence_hash)
+    def attestation(self, claimant: str) -> td.ClaimAttestation:
+        """What verifiers sign for this claim when `claimant` is the one who opens it."""
+        return td.ClaimAttestation(self.subject_id, int(self.kind), self.leaf, self.evidence_hash, claimant)
 
     def as_tuple(self) -> tuple:
         return (int(self.kind), self.subject_id, self.family_id, self.query_hash, self.response_hash,
@@ -162,8 +163,9 @@ class OMLContracts:
     def join_verifier(self, key: str, stake: int):
         return self.sender(key).send(self.verifiers.functions.join(), value=stake)
 
-    def attest(self, verifier_key: bytes, claim: ClaimInput) -> bytes:
-        return td.sign_typed(claim.attestation(), self.domain("ClaimManager"), verifier_key)
+    def attest(self, verifier_key: bytes, claim: ClaimInput, claimant: str) -> bytes:
+        """A verifier's attestation of `claim`, for `claimant` (an address) to open."""
+        return td.sign_typed(claim.attestation(claimant), self.domain("ClaimManager"), verifier_key)
 
     def open_claim(self, claimant_key: str, claim: ClaimInput, attestations: dict[str, bytes],
                    bond: int) -> OpenedClaim:

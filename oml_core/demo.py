@@ -169,7 +169,8 @@ def _claim(oml: OMLContracts, a: Actors, license_id: int, fingerprints, tree: Me
                        td.evidence_hash({"transcript": i}))
     quorum = oml.verifiers.functions.quorum().call()
     active = [k for k in a.verifiers if oml.verifiers.functions.isActive(_addr(k)).call()]
-    signatures = {_addr(k): oml.attest(bytes.fromhex(k[2:]), claim) for k in active[:quorum]}
+    signatures = {_addr(k): oml.attest(bytes.fromhex(k[2:]), claim, _addr(a.claimant))
+                  for k in active[:quorum]}
     return oml.open_claim(a.claimant, claim, signatures, DEMO_TERMS.claim_bond)
 
 

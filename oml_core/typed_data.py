@@ -37,7 +37,8 @@ USAGE_VOUCHER_TYPE = (
     "bytes32 usageRoot)"
 )
 CLAIM_ATTESTATION_TYPE = (
-    "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash)"
+    "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,"
+    "address claimant)"
 )
 LICENSE_AGREEMENT_TYPE = (
     "LicenseAgreement(uint256 modelId,address host,bytes32 termsHash,bytes32 endpointHash)"
@@ -216,8 +217,9 @@ class UsageVoucher(_Message):
 
 @dataclass(frozen=True)
 class ClaimAttestation(_Message):
-    """A verifier's attestation. ``kind`` is range-checked as uint8 only (not as a known
-    ``ClaimKind``) so tests can sign kinds the contract must reject."""
+    """A verifier's attestation of a claim that ``claimant`` will open (naming the claimant stops
+    anyone from copying a pending openClaim and taking the reward). ``kind`` is range-checked as
+    uint8 only (not as a known ``ClaimKind``) so tests can sign kinds the contract must reject."""
 
     PRIMARY_TYPE = "ClaimAttestation"
     TYPE_STRING = CLAIM_ATTESTATION_TYPE
@@ -227,12 +229,14 @@ class ClaimAttestation(_Message):
         ("kind", "uint8"),
         ("leaf", "bytes32"),
         ("evidenceHash", "bytes32"),
+        ("claimant", "address"),
     )
 
     subject_id: int
     kind: int
     leaf: bytes
     evidence_hash: bytes
+    claimant: str
 
 
 @dataclass(frozen=True)

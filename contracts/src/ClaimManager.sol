@@ -15,8 +15,7 @@ import {IModelRegistry, ILicenseManager, IVerifierRegistry, IUsageSettlement} fr
 /// signer issued for that query: a host that followed the protocol can never be slashed for an
 /// accounted query. After the window anyone may execute the slash of the snapshotted stake.
 /// @dev Only a hash of each claim's record is stored (its low byte holds the status); callers pass
-/// the record, which ClaimOpened emits in full. That keeps openClaim to two new storage slots
-/// (three for a refutable claim, whose attestation digest is marked spent).
+/// the record, which ClaimOpened emits in full. That keeps openClaim to two new storage slots.
 contract ClaimManager is TypedData, PaymentSender {
     error ClaimManager__WrongBond(uint256 required, uint256 sent);
     error ClaimManager__BadProof();
@@ -35,7 +34,6 @@ contract ClaimManager is TypedData, PaymentSender {
     error ClaimManager__NotPermissionSigner(address signer);
     error ClaimManager__AttestersMismatch(uint256 claimId);
     error ClaimManager__UnexpectedPayment(address from);
-    error ClaimManager__AttestationReused(bytes32 digest);
 
     /// @notice What a claimant submits.
     struct ClaimInput {
@@ -84,7 +82,7 @@ contract ClaimManager is TypedData, PaymentSender {
     bytes32 public constant PERMISSION_TYPEHASH =
         keccak256("Permission(uint256 licenseId,bytes32 queryHash,uint64 sequence,uint64 issuedAt)");
     bytes32 public constant CLAIM_ATTESTATION_TYPEHASH =
-        keccak256("ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash)");
+        keccak256("ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,address claimant)");
     uint256 private constant _STATUS_MASK = 0xff;
 
     IModelRegistry private immutable _registry;
@@ -96,10 +94,6 @@ contract ClaimManager is TypedData, PaymentSender {
     mapping(bytes32 => uint256) private _leafClaim;
     mapping(bool => mapping(uint256 => uint256)) private _openClaims;
     uint256 private _claimCount;
-    /// @dev Attestation digests of refutable claims already opened. A refutation frees the leaf,
-    /// so without this anyone (the accused host first) could reopen the refuted claim with the
-    /// same public signatures and have the same attesters penalized again and again.
-    mapping(bytes32 => bool) private _attestationSpent;
 
     constructor(
         IModelRegistry registry_,
@@ -129,17 +123,12 @@ contract ClaimManager is TypedData, PaymentSender {
         ClaimRecord memory r = _subjectRecord(c);
         uint256 used = _leafClaim[r.leaf];
         if (used != 0) {
-            if (claimStatus(used) == ClaimStatus.Executed) revert ClaimManager__LeafAlreadyUsed(r.leaf, used);
-            revert ClaimManager__LeafUnderClaim(r.leaf, used);
+            if (claimStatus(used) == ClaimStatus.Open) revert ClaimManager__LeafUnderClaim(r.leaf, used);
+            revert ClaimManager__LeafAlreadyUsed(r.leaf, used);
         }
-        bytes32 digest = attestationDigest(c.subjectId, c.kind, r.leaf, c.evidenceHash);
-        address[] memory attesters = _checkQuorum(digest, signatures);
-        // Only UNPERMITTED_USE and LEAK claims can be refuted, which frees their leaf; the
-        // others hold their leaf for ever once opened, so their signatures cannot be replayed.
-        if (c.kind == ClaimKind.UNPERMITTED_USE || c.kind == ClaimKind.LEAK) {
-            if (_attestationSpent[digest]) revert ClaimManager__AttestationReused(digest);
-            _attestationSpent[digest] = true;
-        }
+        // Attestations name the claimant, so a copied openClaim from another sender fails here.
+        address[] memory attesters =
+            _checkQuorum(attestationDigest(c.subjectId, c.kind, r.leaf, c.evidenceHash, msg.sender), signatures);
         r.attestersHash = keccak256(abi.encodePacked(attesters));
         r.claimant = msg.sender;
 
@@ -175,8 +164,9 @@ contract ClaimManager is TypedData, PaymentSender {
             revert ClaimManager__NotPermissionSigner(signer);
         }
         _claims[claimId] = _stamp(stored, ClaimStatus.Refuted);
-        // The key was accounted for, so it is not spent: it can still catch this host later.
-        delete _leafClaim[r.leaf];
+        // The leaf stays bound to this claim: the claim revealed the key, so the host can now spot
+        // it and it can never be a secret probe again; and the same public attestations cannot
+        // reopen the claim to have its attesters penalized twice.
         --_openClaims[false][r.subjectId];
         emit ClaimRefuted(claimId, signer, sequence, issuedAt);
         _pay(r.accused, r.bond);
@@ -227,7 +217,7 @@ contract ClaimManager is TypedData, PaymentSender {
         return _claims[claimId] != 0 && _clearStatus(_claims[claimId]) == _clearStatus(keccak256(abi.encode(r)));
     }
 
-    /// @notice The claim that holds `leaf` (open, or executed: then the leaf is spent for ever); 0 if none.
+    /// @notice The claim that holds `leaf`: open, or closed (then the leaf is spent for ever); 0 if none.
     function claimOfLeaf(bytes32 leaf) external view returns (uint256) {
         return _leafClaim[leaf];
     }
@@ -242,13 +232,17 @@ contract ClaimManager is TypedData, PaymentSender {
         return _claimCount;
     }
 
-    /// @notice EIP-712 digest a verifier signs to attest a claim.
-    function attestationDigest(uint256 subjectId, ClaimKind kind, bytes32 leaf, bytes32 evidenceHash)
-        public
-        view
-        returns (bytes32)
-    {
-        return _digest(keccak256(abi.encode(CLAIM_ATTESTATION_TYPEHASH, subjectId, uint8(kind), leaf, evidenceHash)));
+    /// @notice EIP-712 digest a verifier signs to attest a claim that `claimant` will open.
+    function attestationDigest(
+        uint256 subjectId,
+        ClaimKind kind,
+        bytes32 leaf,
+        bytes32 evidenceHash,
+        address claimant
+    ) public view returns (bytes32) {
+        return _digest(
+            keccak256(abi.encode(CLAIM_ATTESTATION_TYPEHASH, subjectId, uint8(kind), leaf, evidenceHash, claimant))
+        );
     }
 
     /// @notice EIP-712 digest of σ(q) as the permission signer signs it.

@@ -308,16 +308,16 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(address(claims).balance, 3 * BOND);
     }
 
-    function test_openClaim_reopenAfterRefuteWithFreshAttestations() public {
+    function test_openClaim_revert_leafOfRefutedClaimEvenWithFreshAttestations() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
         refuteAsHost(id, r);
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), 0, "leaf freed");
+        vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "a revealed key stays spent");
         ClaimManager.ClaimInput memory c = claimInput(0);
         c.evidenceHash = keccak256("another transcript");
-        (uint256 id2, ClaimManager.ClaimRecord memory r2) = openAs(claimant, c, three());
-        vm.assertEq(id2, 2);
-        vm.assertTrue(claims.matchesRecord(id2, r2));
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), id2);
+        bytes[] memory sigs = signAttestation(c, sortByAddress(three()));
+        vm.prank(claimant);
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafAlreadyUsed.selector, leaves[0], id));
+        claims.openClaim{value: BOND}(c, sigs);
     }
 
     function verifierPksArray() internal view returns (uint256[] memory pks) {
@@ -607,11 +607,27 @@ contract ClaimManagerTest is ClaimHelpers {
         refuteAsHost(id, r);
         claims.penalizeAttesters(id, r, addressesOf(pks));
         vm.assertTrue(verifiers.isActive(vm.addr(pks[0])), "still active");
-        // The accused host replays the public signatures to have the attesters penalized again.
-        bytes32 digest = claims.attestationDigest(licenseId, ClaimKind.UNPERMITTED_USE, leaves[0], c.evidenceHash);
-        vm.prank(host);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__AttestationReused.selector, digest));
+        // Replaying the public signatures to have the attesters penalized again fails: the refuted
+        // claim keeps its leaf (the key is revealed, so spent).
+        vm.prank(claimant);
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafAlreadyUsed.selector, leaves[0], id));
         claims.openClaim{value: BOND}(c, sigs);
+        vm.assertEq(claims.claimOfLeaf(leaves[0]), id);
+    }
+
+    function test_openClaim_revert_frontRunCopyFromAnotherSender() public {
+        ClaimManager.ClaimInput memory c = claimInput(1);
+        bytes[] memory sigs = attest(c, leaves[1], 3);
+        // The attestations name `claimant`; under another sender they recover other addresses,
+        // which are not active verifiers (or not in order), so a copied transaction reverts.
+        address copier = address(0xC0FFEE);
+        vm.deal(copier, 10 ether);
+        vm.prank(copier);
+        vm.expectRevert();
+        claims.openClaim{value: BOND}(c, sigs);
+        vm.prank(claimant);
+        uint256 id = claims.openClaim{value: BOND}(c, sigs);
+        vm.assertEq(claims.claimOfLeaf(leaves[1]), id);
     }
 
     function test_openClaim_revert_licenseNotSlashable() public {
@@ -669,7 +685,7 @@ contract ClaimManagerTest is ClaimHelpers {
 
     // ================================================================ refute
 
-    function test_refute_paysBondToAccusedAndFreesLeaf() public {
+    function test_refute_paysBondToAccusedAndKeepsLeafSpent() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
         uint256 hostBefore = host.balance;
         uint256 claimantBefore = claimant.balance;
@@ -683,7 +699,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(host.balance, hostBefore + BOND, "bond to the accused");
         vm.assertEq(claimant.balance, claimantBefore, "claimant loses the bond");
         vm.assertEq(address(claims).balance, 0);
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), 0, "leaf freed");
+        vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "revealed leaf stays spent");
         vm.assertEq(claims.openClaims(false, licenseId), 0);
         vm.assertEq(licenseStake(licenseId), STAKE, "stake untouched");
         vm.assertTrue(claims.matchesRecord(id, r), "record still matches");
@@ -1282,18 +1298,20 @@ contract ClaimManagerTest is ClaimHelpers {
         );
         vm.assertEq(
             claims.CLAIM_ATTESTATION_TYPEHASH(),
-            keccak256("ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash)")
+            keccak256("ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,address claimant)")
         );
         bytes32 expectedAtt = keccak256(
             abi.encodePacked(
                 hex"1901",
                 domain,
                 keccak256(
-                    abi.encode(claims.CLAIM_ATTESTATION_TYPEHASH(), uint256(7), uint8(2), bytes32("l"), bytes32("e"))
+                    abi.encode(
+                        claims.CLAIM_ATTESTATION_TYPEHASH(), uint256(7), uint8(2), bytes32("l"), bytes32("e"), claimant
+                    )
                 )
             )
         );
-        vm.assertEq(claims.attestationDigest(7, ClaimKind.LINEAGE, "l", "e"), expectedAtt);
+        vm.assertEq(claims.attestationDigest(7, ClaimKind.LINEAGE, "l", "e", claimant), expectedAtt);
         bytes32 expectedPerm = keccak256(
             abi.encodePacked(
                 hex"1901",

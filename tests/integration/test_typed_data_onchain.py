@@ -43,8 +43,9 @@ class Stack:
         fields.update(overrides)
         return ClaimInput(**fields)
 
-    def attestations(self, claim: ClaimInput, n: int = 3) -> dict[str, bytes]:
-        return {_addr(k): self.oml.attest(bytes.fromhex(k[2:]), claim) for k in self.verifiers[:n]}
+    def attestations(self, claim: ClaimInput, n: int = 3, claimant: str | None = None) -> dict[str, bytes]:
+        by = _addr(claimant or self.claimant)
+        return {_addr(k): self.oml.attest(bytes.fromhex(k[2:]), claim, by) for k in self.verifiers[:n]}
 
     def open(self, i: int):
         claim = self.claim_input(i)
@@ -90,9 +91,10 @@ def test_permission_and_attestation_digests_match(stack):
         assert stack.oml.claims.functions.permissionDigest(
             p.license_id, p.query_hash, p.sequence, p.issued_at).call() == p.digest(stack.oml.permission_domain)
     for kind in td.ClaimKind:
-        a = td.ClaimAttestation(secrets.randbelow(2**256), int(kind), secrets.token_bytes(32), secrets.token_bytes(32))
+        a = td.ClaimAttestation(secrets.randbelow(2**256), int(kind), secrets.token_bytes(32), secrets.token_bytes(32),
+                                Account.create().address)
         assert stack.oml.claims.functions.attestationDigest(
-            a.subject_id, a.kind, a.leaf, a.evidence_hash).call() == a.digest(stack.oml.domain("ClaimManager"))
+            a.subject_id, a.kind, a.leaf, a.evidence_hash, a.claimant).call() == a.digest(stack.oml.domain("ClaimManager"))
 
 
 def test_python_sigma_refutes_a_claim_and_tampered_sigma_does_not(stack, w3):
@@ -165,7 +167,20 @@ def test_tampered_claims_are_rejected(stack):
                   stack.attestations(other_evidence, n=1), DEMO_TERMS.claim_bond)
     _reverts_with("ClaimManager__QuorumNotReached", stack.oml.open_claim, stack.claimant, good,
                   stack.attestations(good, n=2), DEMO_TERMS.claim_bond)
+    # attestations for one claimant do not let another sender open the claim (no front-running)
+    with pytest.raises(TransactionFailed) as copied:
+        stack.oml.open_claim(stack.host, good, stack.attestations(good), DEMO_TERMS.claim_bond)
+    assert copied.value.error_name in ("ClaimManager__AttesterNotActive", "ClaimManager__AttestersNotSorted")
     opened = stack.oml.open_claim(stack.claimant, good, stack.attestations(good), DEMO_TERMS.claim_bond)
     assert stack.oml.claim_status(opened.claim_id) == "Open"
     _reverts_with("ClaimManager__LeafUnderClaim", stack.oml.open_claim, stack.claimant, good,
                   stack.attestations(good), DEMO_TERMS.claim_bond)
+
+
+def test_refuted_claim_keeps_its_revealed_leaf_spent(stack, w3):
+    opened = stack.open(3)
+    sigma = td.Permission(stack.license_id, stack.fingerprints[3][0], 1, w3.eth.get_block("latest")["timestamp"])
+    stack.oml.refute(stack.host, opened, sigma, stack.oml.sign_permission(stack.signer, sigma))
+    again = stack.claim_input(3, evidence_hash=secrets.token_bytes(32))
+    _reverts_with("ClaimManager__LeafAlreadyUsed", stack.oml.open_claim, stack.claimant, again,
+                  stack.attestations(again), DEMO_TERMS.claim_bond)

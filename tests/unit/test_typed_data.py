@@ -37,7 +37,7 @@ H1, H2, H3 = keccak(b"1"), keccak(b"2"), keccak(b"3")
 MESSAGES = [
     Permission(license_id=7, query_hash=H1, sequence=3, issued_at=1_700_000_000),
     UsageVoucher(license_id=7, cumulative_queries=12, cumulative_fee=10**18, usage_root=H2),
-    ClaimAttestation(subject_id=9, kind=ClaimKind.LEAK, leaf=H1, evidence_hash=H3),
+    ClaimAttestation(subject_id=9, kind=ClaimKind.LEAK, leaf=H1, evidence_hash=H3, claimant=ADDR_A),
     LicenseAgreement(model_id=1, host=ADDR_B, terms_hash=H2, endpoint_hash=H3),
 ]
 TYPE_STRINGS = {
@@ -169,13 +169,14 @@ def test_signature_over_tampered_message_recovers_someone_else():
 uint64 = st.integers(0, 2**64 - 1)
 uint256 = st.integers(0, 2**256 - 1)
 b32 = st.binary(min_size=32, max_size=32)
+address = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 
 
 @settings(max_examples=40, deadline=None)
 @given(
     st.builds(Permission, uint256, b32, uint64, uint64)
     | st.builds(UsageVoucher, uint256, uint64, uint256, b32)
-    | st.builds(ClaimAttestation, uint256, st.integers(0, 255), b32, b32),
+    | st.builds(ClaimAttestation, uint256, st.integers(0, 255), b32, b32, address),
     st.integers(1, 2**64),
 )
 def test_random_messages_match_eth_account(msg, chain_id):
@@ -265,7 +266,7 @@ def test_terms_bounds_accepted():
         (lambda: Permission(1, H1, 2**64, 0), "sequence"),
         (lambda: UsageVoucher(1, 2**64, 0, H1), "cumulative_queries"),
         (lambda: UsageVoucher(1, 0, 0, H1 + b"\x00"), "usage_root"),
-        (lambda: ClaimAttestation(1, 256, H1, H2), "kind"),
+        (lambda: ClaimAttestation(1, 256, H1, H2, ADDR_A), "kind"),
         (lambda: LicenseAgreement(1, "0x1234", H1, H2), "host"),
         (lambda: LicenseAgreement(1, ADDR_A.encode(), H1, H2), "host"),
         (lambda: Domain(-1, CONTRACT), "chain_id"),

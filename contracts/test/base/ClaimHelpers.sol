@@ -144,13 +144,22 @@ abstract contract ClaimHelpers is OMLFixture {
         return c.kind == ClaimKind.ALIGNMENT_BREACH ? c.evidenceHash : leafOf(c.queryHash, c.responseHash, c.salt);
     }
 
-    /// @dev Signatures of `pks` (taken in the order given) over the claim's attestation digest.
+    /// @dev Signatures of `pks` (in the order given) over the attestation of `c` opened by `claimant`.
     function signAttestation(ClaimManager.ClaimInput memory c, uint256[] memory pks)
         internal
         view
         returns (bytes[] memory sigs)
     {
-        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leafOfInput(c), c.evidenceHash);
+        return signAttestationFor(c, pks, claimant);
+    }
+
+    /// @dev Signatures of `pks` (in the order given) over the attestation of `c` opened by `by`.
+    function signAttestationFor(ClaimManager.ClaimInput memory c, uint256[] memory pks, address by)
+        internal
+        view
+        returns (bytes[] memory sigs)
+    {
+        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leafOfInput(c), c.evidenceHash, by);
         sigs = new bytes[](pks.length);
         for (uint256 i; i < pks.length; ++i) {
             sigs[i] = sign(pks[i], digest);
@@ -192,7 +201,7 @@ abstract contract ClaimHelpers is OMLFixture {
     {
         uint256[] memory s = sortByAddress(pks);
         r = recordFor(c, by, addressesOf(s));
-        bytes[] memory sigs = signAttestation(c, s);
+        bytes[] memory sigs = signAttestationFor(c, s, by);
         vm.deal(by, by.balance + r.bond);
         vm.prank(by);
         id = claims.openClaim{value: r.bond}(c, sigs);

@@ -153,13 +153,22 @@ abstract contract OMLFixture is TestBase {
         c.evidenceHash = keccak256(abi.encode("transcript", i));
     }
 
-    /// @dev Attestations of `count` verifiers, ordered by address as the contract requires.
+    /// @dev Attestations of `count` verifiers for a claim `claimant` opens, ordered by address.
     function attest(ClaimManager.ClaimInput memory c, bytes32 leaf, uint256 count)
         internal
         view
         returns (bytes[] memory sigs)
     {
-        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash);
+        return attestFor(c, leaf, count, claimant);
+    }
+
+    /// @dev Attestations of `count` verifiers for a claim opened by `by`, ordered by address.
+    function attestFor(ClaimManager.ClaimInput memory c, bytes32 leaf, uint256 count, address by)
+        internal
+        view
+        returns (bytes[] memory sigs)
+    {
+        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash, by);
         uint256[] memory pks = sortedVerifierPks();
         sigs = new bytes[](count);
         for (uint256 i; i < count; ++i) {

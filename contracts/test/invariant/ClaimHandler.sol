@@ -311,7 +311,7 @@ contract ClaimHandler is TestBase {
         (ClaimManager.ClaimRecord memory r, uint256 snapshot) = _recordFor(c, by, att);
         bytes[] memory sigs = new bytes[](pks.length);
         {
-            bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, r.leaf, c.evidenceHash);
+            bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, r.leaf, c.evidenceHash, by);
             for (uint256 i; i < pks.length; ++i) {
                 sigs[i] = _sign(pks[i], digest);
             }
@@ -358,7 +358,7 @@ contract ClaimHandler is TestBase {
         vm.prank(callerSeed % 2 == 0 ? r.accused : address(uint160(0xCAFE0000 + callerSeed % 1000)));
         claims.refute(id, r, seq, issuedAt, sigma);
         _ghost[id].refuted = true;
-        delete _leafHolder[r.leaf];
+        // The leaf stays held: a refuted claim revealed the key, which is spent for ever.
         if (_subjectStake(r) != stakeBefore) ++refuteStakeChanges;
         if (r.accused.balance + claims.owedTo(r.accused) != accusedBefore + r.bond) ++payoutMismatches;
     }
