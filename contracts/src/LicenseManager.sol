@@ -166,7 +166,8 @@ contract LicenseManager is TypedData, DeployerBound {
     /// @return slashed What was actually taken (less than `amount` only if earlier slashes took the rest).
     function slash(uint256 licenseId, uint256 amount) external returns (uint256 slashed) {
         if (msg.sender != _claimManager) revert LicenseManager__NotClaimManager(msg.sender);
-        License storage l = _license(licenseId);
+        // No existence check: the ClaimManager only slashes licenses it opened a claim on.
+        License storage l = _licenses[licenseId];
         uint256 stake = l.stake;
         slashed = amount < stake ? amount : stake;
         // slashed <= stake by the line above.

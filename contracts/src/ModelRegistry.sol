@@ -55,7 +55,7 @@ contract ModelRegistry is DeployerBound {
         uint32 termsVersion;
         address permissionSigner;
         uint40 retireUnbondAt;
-        uint40 signerSwitchAt;
+        uint40 signerSwitchAt; // non-zero exactly while a rotation to pendingSigner is pending
         address pendingSigner;
         uint96 registrationStake;
         bytes32 lineageRoot;
@@ -224,8 +224,9 @@ contract ModelRegistry is DeployerBound {
     function isPermissionSigner(uint256 modelId, address signer, uint64 issuedAt) external view returns (bool) {
         Model storage m = _models[modelId];
         if (signer == address(0)) return false;
+        // switchAt shares a slot with permissionSigner: the usual case reads one slot.
         uint256 switchAt = m.signerSwitchAt;
-        if (m.pendingSigner != address(0) && block.timestamp >= switchAt) {
+        if (switchAt != 0 && block.timestamp >= switchAt) {
             // The rotation is due but not yet written to storage.
             if (signer == m.pendingSigner) return true;
             if (signer == m.permissionSigner) return issuedAt < switchAt;
@@ -238,7 +239,8 @@ contract ModelRegistry is DeployerBound {
     /// @notice The permission signer in force now.
     function permissionSigner(uint256 modelId) public view returns (address) {
         Model storage m = _model(modelId);
-        if (m.pendingSigner != address(0) && block.timestamp >= m.signerSwitchAt) return m.pendingSigner;
+        uint256 switchAt = m.signerSwitchAt;
+        if (switchAt != 0 && block.timestamp >= switchAt) return m.pendingSigner;
         return m.permissionSigner;
     }
 
@@ -370,11 +372,13 @@ contract ModelRegistry is DeployerBound {
     }
 
     function _settleRotation(uint256 modelId, Model storage m) private {
-        if (m.pendingSigner != address(0) && block.timestamp >= m.signerSwitchAt) {
+        uint256 switchAt = m.signerSwitchAt;
+        if (switchAt != 0 && block.timestamp >= switchAt) {
             // Switch times only grow, so this keeps the latest time a signer was replaced.
-            _signerReplacedAt[modelId][m.permissionSigner] = m.signerSwitchAt;
+            _signerReplacedAt[modelId][m.permissionSigner] = switchAt;
             m.permissionSigner = m.pendingSigner;
             m.pendingSigner = address(0);
+            m.signerSwitchAt = 0;
         }
     }
 
