@@ -1,0 +1,1 @@
+"""Fingerprints: generation, injection, checking and commitments (DESIGN.md §6)."""
