@@ -43,6 +43,8 @@ test-python: setup
 
 test-ape: setup
 	sh scripts/install_solc_shim.sh
+	# ape's compile cache can outlive a deleted source file; compile from scratch (~10 s).
+	rm -rf .build
 	$(BIN)/ape test tests/ape -o "addopts="
 
 test-slow: setup

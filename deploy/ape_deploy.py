@@ -1,7 +1,7 @@
 """Deploy the OML contracts with ape: `ape run ape_deploy` (scripts/ape_deploy.py forwards here).
 
-Uses ape's first test account and the project's compiled contracts, wires them like
-`oml_core.chain.deployment.deploy` does, and writes the same deployment JSON
+Uses ape's first test account and the project's compiled contracts, passes the predicted
+ClaimManager address like `oml_core.chain.deployment.deploy` does, and writes the same deployment JSON
 ($OML_DEPLOYMENT or build/deployment.json). With ape-foundry's default `host: auto` ape starts
 its own anvil and stops it when the script ends; to keep the chain, run `oml chain up` first and
 point ape at it (foundry.host in ape-config.yaml, or `--network` with its URL).
@@ -14,8 +14,8 @@ from oml_core.chain.deployment import (
     CONTRACT_NAMES,
     Deployment,
     VerifierParams,
-    bind_args,
     default_deployment_path,
+    predicted_create_address,
 )
 
 
@@ -26,17 +26,16 @@ def _abi(container) -> list:
 def main() -> None:
     deployer = accounts.test_accounts[0]
     verifier = VerifierParams()
-    registry = project.ModelRegistry.deploy(sender=deployer)
-    verifiers = project.VerifierRegistry.deploy(*verifier.as_args(), sender=deployer)
-    licenses = project.LicenseManager.deploy(registry, sender=deployer)
-    usage = project.UsageSettlement.deploy(registry, licenses, sender=deployer)
+    # the ClaimManager is the fifth creation; the four before it are given its address
+    claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
+    registry = project.ModelRegistry.deploy(claim_manager, sender=deployer)
+    verifiers = project.VerifierRegistry.deploy(*verifier.as_args(), claim_manager, sender=deployer)
+    licenses = project.LicenseManager.deploy(registry, claim_manager, sender=deployer)
+    usage = project.UsageSettlement.deploy(registry, licenses, claim_manager, sender=deployer)
     claims = project.ClaimManager.deploy(registry, licenses, verifiers, usage, sender=deployer)
     instances = dict(zip(CONTRACT_NAMES, (registry, verifiers, licenses, usage, claims)))
     addresses = {name: instance.address for name, instance in instances.items()}
     abis = {name: _abi(getattr(project, name)) for name in CONTRACT_NAMES}
-    for name, instance in instances.items():  # the one-time wiring, filled from bind's ABI
-        if (args := bind_args(name, abis[name], addresses)) is not None:
-            instance.bind(*args, sender=deployer)
     deployment = Deployment(chain_id=networks.provider.chain_id, rpc_url=getattr(networks.provider, "uri", ""),
                             deployer=deployer.address, block_number=networks.provider.get_receipt(registry.txn_hash).block_number,
                             addresses=addresses, abis=abis,

@@ -6,7 +6,13 @@ import {TypedData} from "./lib/TypedData.sol";
 import {MerkleProof} from "./lib/MerkleProof.sol";
 import {Commitments} from "./lib/Commitments.sol";
 import {PaymentSender} from "./lib/PaymentSender.sol";
-import {IModelRegistry, ILicenseManager, IVerifierRegistry, IUsageSettlement} from "./interfaces/IOML.sol";
+import {
+    IModelRegistry,
+    ILicenseManager,
+    IVerifierRegistry,
+    IUsageSettlement,
+    IClaimManagerBoundView
+} from "./interfaces/IOML.sol";
 
 /// @title ClaimManager
 /// @notice Slashing. A claimant reveals a fingerprint leaf with its Merkle proof against the
@@ -34,6 +40,7 @@ contract ClaimManager is TypedData, PaymentSender {
     error ClaimManager__NotPermissionSigner(address signer);
     error ClaimManager__AttestersMismatch(uint256 claimId);
     error ClaimManager__UnexpectedPayment(address from);
+    error ClaimManager__WiredElsewhere(address contract_, address claimManager);
 
     /// @notice What a claimant submits.
     struct ClaimInput {
@@ -105,6 +112,13 @@ contract ClaimManager is TypedData, PaymentSender {
         _licenses = licenses_;
         _verifiers = verifiers_;
         _usage = usage_;
+        // The four were deployed first with this contract's predicted address; refuse to exist
+        // if any of them names another ClaimManager (a wrong prediction, or a mixed deployment).
+        address[4] memory bound = [address(registry_), address(licenses_), address(verifiers_), address(usage_)];
+        for (uint256 i; i < 4; ++i) {
+            address named = IClaimManagerBoundView(bound[i]).claimManager();
+            if (named != address(this)) revert ClaimManager__WiredElsewhere(bound[i], named);
+        }
     }
 
     /// @dev Only the stake holders send ETH here, when they hand over a slash or a penalty.

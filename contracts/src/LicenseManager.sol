@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Terms, LicenseStatus} from "./lib/OMLTypes.sol";
 import {TypedData} from "./lib/TypedData.sol";
-import {DeployerBound} from "./lib/DeployerBound.sol";
+import {ClaimManagerBound} from "./lib/ClaimManagerBound.sol";
 import {IModelRegistry, IClaimManagerViews} from "./interfaces/IOML.sol";
 
 /// @title LicenseManager
@@ -11,7 +11,7 @@ import {IModelRegistry, IClaimManagerViews} from "./interfaces/IOML.sol";
 /// per-license fingerprint commitment the owners set before download, and an expiry. Exit is a
 /// request followed by a withdrawal after an unbonding period longer than the challenge window;
 /// the stake stays slashable while unbonding and cannot leave while a claim is open.
-contract LicenseManager is TypedData, DeployerBound {
+contract LicenseManager is TypedData, ClaimManagerBound {
     error LicenseManager__UnknownLicense(uint256 licenseId);
     error LicenseManager__TermsChanged(bytes32 expected, bytes32 current);
     error LicenseManager__InsufficientStake(uint256 required, uint256 sent);
@@ -60,18 +60,12 @@ contract LicenseManager is TypedData, DeployerBound {
     }
 
     IModelRegistry private immutable _registry;
-    address private _claimManager;
     mapping(uint256 => License) private _licenses;
     uint256 private _licenseCount;
 
-    constructor(IModelRegistry registry_) {
+    /// @param claimManager_ The ClaimManager that may slash stakes.
+    constructor(IModelRegistry registry_, address claimManager_) ClaimManagerBound(claimManager_) {
         _registry = registry_;
-    }
-
-    /// @notice Wires the ClaimManager that may slash stakes. Deployer only, once.
-    function bind(address claimManager_) external onlyDeployerOnce {
-        _nonZero(claimManager_);
-        _claimManager = claimManager_;
     }
 
     /// @notice Accepts the model's current terms, stakes `msg.value` and opens a license.
@@ -82,7 +76,6 @@ contract LicenseManager is TypedData, DeployerBound {
     function acquireLicense(uint256 modelId, string calldata endpoint, bytes32 termsHash)
         external
         payable
-        whenBound
         returns (uint256 licenseId)
     {
         (uint32 version, Terms memory t, bytes32 current) = _registry.currentTerms(modelId);
@@ -225,9 +218,9 @@ contract LicenseManager is TypedData, DeployerBound {
         return _licenseCount;
     }
 
-    /// @notice The wired contracts.
-    function wiring() external view returns (address registry, address claimManager) {
-        return (address(_registry), _claimManager);
+    /// @notice The contracts this one reads (besides its ClaimManager).
+    function wiring() external view returns (address registry) {
+        return address(_registry);
     }
 
     // ------------------------------------------------------------- internals

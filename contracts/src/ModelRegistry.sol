@@ -2,14 +2,14 @@
 pragma solidity ^0.8.24;
 
 import {Terms} from "./lib/OMLTypes.sol";
-import {DeployerBound} from "./lib/DeployerBound.sol";
+import {ClaimManagerBound} from "./lib/ClaimManagerBound.sol";
 import {IClaimManagerViews} from "./interfaces/IOML.sol";
 
 /// @title ModelRegistry
 /// @notice Registers community-owned models: owners and their shares, the permission signer that
 /// signs σ(q), versioned license terms, the lineage root of fingerprints that name the model's
 /// family, and derived models that declare a parent and lock a registration stake.
-contract ModelRegistry is DeployerBound {
+contract ModelRegistry is ClaimManagerBound {
     error ModelRegistry__UnknownModel(uint256 modelId);
     error ModelRegistry__NotAdmin(uint256 modelId, address caller);
     error ModelRegistry__NoOwners();
@@ -72,14 +72,10 @@ contract ModelRegistry is DeployerBound {
     /// the first signer, and an honest host could be slashed for queries it was permitted.
     mapping(uint256 => mapping(address => uint256)) private _signerReplacedAt;
     uint256 private _modelCount;
-    address private _claimManager;
     uint256 private _totalRegistrationStake;
 
-    /// @notice Wires the ClaimManager that may slash registration stakes. Deployer only, once.
-    function bind(address claimManager_) external onlyDeployerOnce {
-        _nonZero(claimManager_);
-        _claimManager = claimManager_;
-    }
+    /// @param claimManager_ The ClaimManager that may slash registration stakes.
+    constructor(address claimManager_) ClaimManagerBound(claimManager_) {}
 
     /// @notice Registers a base model; the caller becomes its admin.
     /// @param owners Addresses that share the model's revenue.
@@ -303,11 +299,6 @@ contract ModelRegistry is DeployerBound {
         return _totalRegistrationStake;
     }
 
-    /// @notice The wired ClaimManager.
-    function claimManager() external view returns (address) {
-        return _claimManager;
-    }
-
     // ------------------------------------------------------------- internals
 
     function _register(
@@ -319,7 +310,7 @@ contract ModelRegistry is DeployerBound {
         bytes32 lineageRoot,
         bytes32 weightsHash,
         uint256 stake
-    ) private whenBound returns (uint256 modelId) {
+    ) private returns (uint256 modelId) {
         if (signer == address(0)) revert ModelRegistry__ZeroSigner();
         _validateTerms(t);
         modelId = ++_modelCount;

@@ -3,14 +3,14 @@ pragma solidity ^0.8.24;
 
 import {LicenseStatus} from "./lib/OMLTypes.sol";
 import {TypedData} from "./lib/TypedData.sol";
-import {DeployerBound} from "./lib/DeployerBound.sol";
+import {ClaimManagerBound} from "./lib/ClaimManagerBound.sol";
 import {IModelRegistry, ILicenseManager} from "./interfaces/IOML.sol";
 
 /// @title UsageSettlement
 /// @notice Fee escrow per license and revenue per model. The permission signer signs cumulative
 /// UsageVouchers (RAV-style): settling one pays only the difference to the last settled voucher
 /// from the license's escrow into the model's revenue, which owners withdraw pro rata (pull).
-contract UsageSettlement is TypedData, DeployerBound {
+contract UsageSettlement is TypedData, ClaimManagerBound {
     error UsageSettlement__NotPermissionSigner(address signer);
     error UsageSettlement__VoucherNotNewer(uint256 settledQueries, uint256 cumulativeQueries);
     error UsageSettlement__FeeDecreased(uint256 settledFee, uint256 cumulativeFee);
@@ -47,20 +47,16 @@ contract UsageSettlement is TypedData, DeployerBound {
 
     IModelRegistry private immutable _registry;
     ILicenseManager private immutable _licenses;
-    address private _claimManager;
     mapping(uint256 => Account) private _accounts;
     mapping(uint256 => uint256) private _accrued;
     mapping(uint256 => mapping(address => uint256)) private _withdrawn;
 
-    constructor(IModelRegistry registry_, ILicenseManager licenses_) {
+    /// @param claimManager_ The ClaimManager that deposits slashed stake as revenue.
+    constructor(IModelRegistry registry_, ILicenseManager licenses_, address claimManager_)
+        ClaimManagerBound(claimManager_)
+    {
         _registry = registry_;
         _licenses = licenses_;
-    }
-
-    /// @notice Wires the ClaimManager that deposits slashed stake as revenue. Deployer only, once.
-    function bind(address claimManager_) external onlyDeployerOnce {
-        _nonZero(claimManager_);
-        _claimManager = claimManager_;
     }
 
     /// @notice Adds `msg.value` to an active license's fee escrow.
@@ -174,8 +170,8 @@ contract UsageSettlement is TypedData, DeployerBound {
         return _withdrawn[modelId][owner];
     }
 
-    /// @notice The wired contracts.
-    function wiring() external view returns (address registry, address licenseManager, address claimManager) {
-        return (address(_registry), address(_licenses), _claimManager);
+    /// @notice The contracts this one reads (besides its ClaimManager).
+    function wiring() external view returns (address registry, address licenseManager) {
+        return (address(_registry), address(_licenses));
     }
 }

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {DeployerBound} from "./lib/DeployerBound.sol";
+import {ClaimManagerBound} from "./lib/ClaimManagerBound.sol";
 
 /// @title VerifierRegistry
 /// @notice Verifiers stake to join the set whose quorum (at least two thirds of the active
 /// verifiers) must attest a claim before it can be opened. Attesters of a claim that the accused
 /// refutes lose a fraction of their stake.
-contract VerifierRegistry is DeployerBound {
+contract VerifierRegistry is ClaimManagerBound {
     error VerifierRegistry__InsufficientStake(uint256 required, uint256 sent);
     error VerifierRegistry__AlreadyRegistered(address verifier);
     error VerifierRegistry__NotActive(address verifier);
@@ -39,7 +39,6 @@ contract VerifierRegistry is DeployerBound {
     uint96 private immutable _minStake;
     uint32 private immutable _unbondingPeriod;
     uint16 private immutable _penaltyBps;
-    address private _claimManager;
     mapping(address => Verifier) private _verifiers;
     uint256 private _activeCount;
     uint256 private _totalStaked;
@@ -48,17 +47,14 @@ contract VerifierRegistry is DeployerBound {
     /// @param unbondingPeriod_ Seconds between leaving and withdrawing; should exceed every model's
     /// challenge window so that attesters of a refuted claim cannot escape the penalty.
     /// @param penaltyBps_ Share of an attester's stake lost when its claim is refuted.
-    constructor(uint96 minStake_, uint32 unbondingPeriod_, uint16 penaltyBps_) {
+    /// @param claimManager_ The ClaimManager that may penalize attesters.
+    constructor(uint96 minStake_, uint32 unbondingPeriod_, uint16 penaltyBps_, address claimManager_)
+        ClaimManagerBound(claimManager_)
+    {
         if (minStake_ == 0 || unbondingPeriod_ == 0 || penaltyBps_ > 10_000) revert VerifierRegistry__InvalidConfig();
         _minStake = minStake_;
         _unbondingPeriod = unbondingPeriod_;
         _penaltyBps = penaltyBps_;
-    }
-
-    /// @notice Wires the ClaimManager that may penalize attesters. Deployer only, once.
-    function bind(address claimManager_) external onlyDeployerOnce {
-        _nonZero(claimManager_);
-        _claimManager = claimManager_;
     }
 
     /// @notice Joins the verifier set with `msg.value` as stake.
@@ -177,8 +173,4 @@ contract VerifierRegistry is DeployerBound {
         return (_minStake, _unbondingPeriod, _penaltyBps);
     }
 
-    /// @notice The wired ClaimManager.
-    function claimManager() external view returns (address) {
-        return _claimManager;
-    }
 }

@@ -10,6 +10,7 @@ import {VerifierRegistry} from "../src/VerifierRegistry.sol";
 import {TypedData} from "../src/lib/TypedData.sol";
 import {PaymentSender} from "../src/lib/PaymentSender.sol";
 import {Terms, ClaimKind} from "../src/lib/OMLTypes.sol";
+import {IModelRegistry, ILicenseManager, IVerifierRegistry, IUsageSettlement} from "../src/interfaces/IOML.sol";
 
 /// @dev Unit tests of every external function of ClaimManager, each of its custom errors (and
 /// PaymentSender's and TypedData's as reached through it), and fuzz tests of the slash split and
@@ -1298,7 +1299,9 @@ contract ClaimManagerTest is ClaimHelpers {
         );
         vm.assertEq(
             claims.CLAIM_ATTESTATION_TYPEHASH(),
-            keccak256("ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,address claimant)")
+            keccak256(
+                "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,address claimant)"
+            )
         );
         bytes32 expectedAtt = keccak256(
             abi.encodePacked(
@@ -1332,6 +1335,100 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(lic, address(licenses));
         vm.assertEq(ver, address(verifiers));
         vm.assertEq(use, address(usage));
+    }
+
+    // -------------------------------------------------------------- constructor
+
+    function test_constructor_fixtureContractsNameClaims() public view {
+        vm.assertEq(registry.claimManager(), address(claims));
+        vm.assertEq(licenses.claimManager(), address(claims));
+        vm.assertEq(verifiers.claimManager(), address(claims));
+        vm.assertEq(usage.claimManager(), address(claims));
+    }
+
+    function test_constructor_acceptsPredictedAddress() public {
+        address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        ModelRegistry r = new ModelRegistry(predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2_000, predicted);
+        UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
+        ClaimManager cm = new ClaimManager(
+            IModelRegistry(address(r)),
+            ILicenseManager(address(l)),
+            IVerifierRegistry(address(v)),
+            IUsageSettlement(address(u))
+        );
+        vm.assertEq(address(cm), predicted);
+        (address reg, address lic, address ver, address use) = cm.wiring();
+        vm.assertEq(reg, address(r));
+        vm.assertEq(lic, address(l));
+        vm.assertEq(ver, address(v));
+        vm.assertEq(use, address(u));
+    }
+
+    function test_RevertWhen_constructor_registryWiredElsewhere() public {
+        ModelRegistry r = new ModelRegistry(address(0xBEEF));
+        vm.expectRevert(
+            abi.encodeWithSelector(ClaimManager.ClaimManager__WiredElsewhere.selector, address(r), address(0xBEEF))
+        );
+        new ClaimManager(
+            IModelRegistry(address(r)),
+            ILicenseManager(address(licenses)),
+            IVerifierRegistry(address(verifiers)),
+            IUsageSettlement(address(usage))
+        );
+    }
+
+    function test_RevertWhen_constructor_dependenciesNameAnotherClaimManager() public {
+        // The fixture's four all name `claims`: a second ClaimManager over them is refused, and the
+        // first contract checked (the registry) is the one reported.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ClaimManager.ClaimManager__WiredElsewhere.selector, address(registry), address(claims)
+            )
+        );
+        new ClaimManager(
+            IModelRegistry(address(registry)),
+            ILicenseManager(address(licenses)),
+            IVerifierRegistry(address(verifiers)),
+            IUsageSettlement(address(usage))
+        );
+    }
+
+    function test_RevertWhen_constructor_laterDependencyWiredElsewhere() public {
+        // Registry and licenses name the new ClaimManager; the verifier registry is the fixture's.
+        address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 2);
+        ModelRegistry r = new ModelRegistry(predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ClaimManager.ClaimManager__WiredElsewhere.selector, address(verifiers), address(claims)
+            )
+        );
+        new ClaimManager(
+            IModelRegistry(address(r)),
+            ILicenseManager(address(l)),
+            IVerifierRegistry(address(verifiers)),
+            IUsageSettlement(address(usage))
+        );
+    }
+
+    function test_RevertWhen_constructor_usageWiredElsewhere() public {
+        address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        ModelRegistry r = new ModelRegistry(predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2_000, predicted);
+        UsageSettlement u =
+            new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), address(0xBEEF));
+        vm.expectRevert(
+            abi.encodeWithSelector(ClaimManager.ClaimManager__WiredElsewhere.selector, address(u), address(0xBEEF))
+        );
+        new ClaimManager(
+            IModelRegistry(address(r)),
+            ILicenseManager(address(l)),
+            IVerifierRegistry(address(v)),
+            IUsageSettlement(address(u))
+        );
     }
 
     function test_views_emptyState() public view {

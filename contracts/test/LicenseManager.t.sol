@@ -5,7 +5,7 @@ import {UnitHelpers, Actor, ClaimManagerStub} from "./base/UnitHelpers.sol";
 import {LicenseManager} from "../src/LicenseManager.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {DeployerBound} from "../src/lib/DeployerBound.sol";
+import {ClaimManagerBound} from "../src/lib/ClaimManagerBound.sol";
 import {Terms, LicenseStatus} from "../src/lib/OMLTypes.sol";
 import {IModelRegistry} from "../src/interfaces/IOML.sol";
 
@@ -51,34 +51,17 @@ contract LicenseManagerTest is UnitHelpers {
         return string(b);
     }
 
-    // --------------------------------------------------------------------- bind
+    // -------------------------------------------------------------- constructor
 
-    function test_bind_wiresClaimManager() public {
-        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)));
-        vm.assertFalse(lm.isBound());
-        lm.bind(address(0xC0FFEE));
-        vm.assertTrue(lm.isBound());
-        (address r, address cm) = lm.wiring();
-        vm.assertEq(r, address(registry));
-        vm.assertEq(cm, address(0xC0FFEE));
+    function test_constructor_storesClaimManagerAndWiring() public {
+        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(0xC0FFEE));
+        vm.assertEq(lm.claimManager(), address(0xC0FFEE));
+        vm.assertEq(lm.wiring(), address(registry));
     }
 
-    function test_RevertWhen_bind_notDeployer() public {
-        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)));
-        vm.prank(host);
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotDeployer.selector));
-        lm.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_twice() public {
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__AlreadyBound.selector));
-        licenses.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_zeroAddress() public {
-        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)));
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__ZeroAddress.selector));
-        lm.bind(address(0));
+    function test_RevertWhen_constructor_zeroClaimManager() public {
+        vm.expectRevert(abi.encodeWithSelector(ClaimManagerBound.ClaimManagerBound__ZeroAddress.selector));
+        new LicenseManager(IModelRegistry(address(registry)), address(0));
     }
 
     // ----------------------------------------------------------- acquireLicense
@@ -169,14 +152,6 @@ contract LicenseManagerTest is UnitHelpers {
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 7));
         licenses.acquireLicense{value: 10 ether}(7, ENDPOINT, bytes32(0));
-    }
-
-    function test_RevertWhen_acquireLicense_notBound() public {
-        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)));
-        bytes32 th = termsHash();
-        vm.prank(host);
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotBound.selector));
-        lm.acquireLicense{value: 10 ether}(modelId, ENDPOINT, th);
     }
 
     function testFuzz_acquireLicense_recordsStake(uint256 stake) public {
@@ -516,8 +491,7 @@ contract LicenseManagerTest is UnitHelpers {
 
     function test_RevertWhen_slash_claimManagerRejectsEth() public {
         ClaimManagerStub stub = new ClaimManagerStub();
-        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)));
-        lm.bind(address(stub));
+        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(stub));
         bytes32 th = termsHash();
         vm.prank(host);
         uint256 id = lm.acquireLicense{value: 10 ether}(modelId, ENDPOINT, th);
@@ -636,9 +610,7 @@ contract LicenseManagerTest is UnitHelpers {
     }
 
     function test_wiring_fixture() public view {
-        (address r, address cm) = licenses.wiring();
-        vm.assertEq(r, address(registry));
-        vm.assertEq(cm, address(claims));
-        vm.assertTrue(licenses.isBound());
+        vm.assertEq(licenses.wiring(), address(registry));
+        vm.assertEq(licenses.claimManager(), address(claims));
     }
 }

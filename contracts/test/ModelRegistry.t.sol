@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {UnitHelpers, Actor, ClaimManagerStub} from "./base/UnitHelpers.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {ClaimManager} from "../src/ClaimManager.sol";
-import {DeployerBound} from "../src/lib/DeployerBound.sol";
+import {ClaimManagerBound} from "../src/lib/ClaimManagerBound.sol";
 import {Terms, ClaimKind} from "../src/lib/OMLTypes.sol";
 
 contract ModelRegistryTest is UnitHelpers {
@@ -57,45 +57,20 @@ contract ModelRegistryTest is UnitHelpers {
         unbondAt = block.timestamp + terms.unbondingPeriod;
     }
 
-    // --------------------------------------------------------------------- bind
+    // -------------------------------------------------------------- constructor
 
-    function test_bind_wiresClaimManagerOnce() public {
-        ModelRegistry r = new ModelRegistry();
-        vm.assertFalse(r.isBound());
-        r.bind(address(0xC0FFEE));
-        vm.assertTrue(r.isBound());
+    function test_constructor_storesClaimManager() public {
+        ModelRegistry r = new ModelRegistry(address(0xC0FFEE));
         vm.assertEq(r.claimManager(), address(0xC0FFEE));
     }
 
-    function test_isBound_fixtureIsWired() public view {
-        vm.assertTrue(registry.isBound());
+    function test_claimManager_fixtureIsWired() public view {
         vm.assertEq(registry.claimManager(), address(claims));
     }
 
-    function test_RevertWhen_bind_notDeployer() public {
-        ModelRegistry r = new ModelRegistry();
-        vm.prank(other);
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotDeployer.selector));
-        r.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_twice() public {
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__AlreadyBound.selector));
-        registry.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_zeroAddress() public {
-        ModelRegistry r = new ModelRegistry();
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__ZeroAddress.selector));
-        r.bind(address(0));
-        vm.assertFalse(r.isBound());
-    }
-
-    function test_RevertWhen_registerModel_notBound() public {
-        ModelRegistry r = new ModelRegistry();
-        (address[] memory o, uint256[] memory s) = oneOwner(other);
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotBound.selector));
-        r.registerModel(o, s, signer, terms, bytes32(0), bytes32(0));
+    function test_RevertWhen_constructor_zeroClaimManager() public {
+        vm.expectRevert(abi.encodeWithSelector(ClaimManagerBound.ClaimManagerBound__ZeroAddress.selector));
+        new ModelRegistry(address(0));
     }
 
     // ------------------------------------------------------------ registerModel
@@ -747,8 +722,7 @@ contract ModelRegistryTest is UnitHelpers {
 
     function test_RevertWhen_slashRegistration_claimManagerRejectsEth() public {
         ClaimManagerStub stub = new ClaimManagerStub();
-        registry = new ModelRegistry();
-        registry.bind(address(stub));
+        registry = new ModelRegistry(address(stub));
         uint256 parent = registerBase(other, bytes32(0));
         uint256 id = registerDerived(address(0xCC), parent);
         vm.prank(address(stub));

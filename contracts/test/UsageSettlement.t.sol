@@ -5,7 +5,7 @@ import {UnitHelpers, Actor} from "./base/UnitHelpers.sol";
 import {UsageSettlement} from "../src/UsageSettlement.sol";
 import {LicenseManager} from "../src/LicenseManager.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
-import {DeployerBound} from "../src/lib/DeployerBound.sol";
+import {ClaimManagerBound} from "../src/lib/ClaimManagerBound.sol";
 import {TypedData} from "../src/lib/TypedData.sol";
 import {Terms} from "../src/lib/OMLTypes.sol";
 import {IModelRegistry, ILicenseManager} from "../src/interfaces/IOML.sol";
@@ -49,35 +49,21 @@ contract UsageSettlementTest is UnitHelpers {
         vm.expectRevert(abi.encodeWithSelector(TypedData.TypedData__BadSignature.selector));
     }
 
-    // --------------------------------------------------------------------- bind
+    // -------------------------------------------------------------- constructor
 
-    function test_bind_wiresClaimManager() public {
-        UsageSettlement u = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)));
-        vm.assertFalse(u.isBound());
-        u.bind(address(0xC0FFEE));
-        vm.assertTrue(u.isBound());
-        (address r, address l, address cm) = u.wiring();
+    function test_constructor_storesClaimManagerAndWiring() public {
+        UsageSettlement u = new UsageSettlement(
+            IModelRegistry(address(registry)), ILicenseManager(address(licenses)), address(0xC0FFEE)
+        );
+        vm.assertEq(u.claimManager(), address(0xC0FFEE));
+        (address r, address l) = u.wiring();
         vm.assertEq(r, address(registry));
         vm.assertEq(l, address(licenses));
-        vm.assertEq(cm, address(0xC0FFEE));
     }
 
-    function test_RevertWhen_bind_notDeployer() public {
-        UsageSettlement u = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)));
-        vm.prank(other);
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotDeployer.selector));
-        u.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_twice() public {
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__AlreadyBound.selector));
-        usage.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_zeroAddress() public {
-        UsageSettlement u = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)));
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__ZeroAddress.selector));
-        u.bind(address(0));
+    function test_RevertWhen_constructor_zeroClaimManager() public {
+        vm.expectRevert(abi.encodeWithSelector(ClaimManagerBound.ClaimManagerBound__ZeroAddress.selector));
+        new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)), address(0));
     }
 
     // ------------------------------------------------------------ depositEscrow
@@ -541,11 +527,10 @@ contract UsageSettlementTest is UnitHelpers {
     }
 
     function test_wiring_fixture() public view {
-        (address r, address l, address cm) = usage.wiring();
+        (address r, address l) = usage.wiring();
         vm.assertEq(r, address(registry));
         vm.assertEq(l, address(licenses));
-        vm.assertEq(cm, address(claims));
-        vm.assertTrue(usage.isBound());
+        vm.assertEq(usage.claimManager(), address(claims));
     }
 
     function test_domainSeparator_isOwnDomain() public view {

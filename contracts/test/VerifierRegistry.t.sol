@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {UnitHelpers, Actor, ClaimManagerStub} from "./base/UnitHelpers.sol";
 import {VerifierRegistry} from "../src/VerifierRegistry.sol";
-import {DeployerBound} from "../src/lib/DeployerBound.sol";
+import {ClaimManagerBound} from "../src/lib/ClaimManagerBound.sol";
 
 contract VerifierRegistryTest is UnitHelpers {
     address internal newcomer = address(0x7E57);
@@ -43,7 +43,7 @@ contract VerifierRegistryTest is UnitHelpers {
         if (q * 3 < 2 * n) ++q;
     }
 
-    // -------------------------------------------------------- constructor, bind
+    // -------------------------------------------------------------- constructor
 
     function test_constructor_storesConfig() public view {
         (uint96 minStake, uint32 unbonding, uint16 bps) = verifiers.config();
@@ -53,50 +53,34 @@ contract VerifierRegistryTest is UnitHelpers {
     }
 
     function test_constructor_maxPenaltyAccepted() public {
-        VerifierRegistry r = new VerifierRegistry(1, 1, 10_000);
+        VerifierRegistry r = new VerifierRegistry(1, 1, 10_000, address(claims));
         (,, uint16 bps) = r.config();
         vm.assertEq(uint256(bps), 10_000);
     }
 
     function test_RevertWhen_constructor_zeroMinStake() public {
         vm.expectRevert(abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__InvalidConfig.selector));
-        new VerifierRegistry(0, 30 days, 2_000);
+        new VerifierRegistry(0, 30 days, 2_000, address(claims));
     }
 
     function test_RevertWhen_constructor_zeroUnbonding() public {
         vm.expectRevert(abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__InvalidConfig.selector));
-        new VerifierRegistry(1 ether, 0, 2_000);
+        new VerifierRegistry(1 ether, 0, 2_000, address(claims));
     }
 
     function test_RevertWhen_constructor_penaltyAboveMax() public {
         vm.expectRevert(abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__InvalidConfig.selector));
-        new VerifierRegistry(1 ether, 30 days, 10_001);
+        new VerifierRegistry(1 ether, 30 days, 10_001, address(claims));
     }
 
-    function test_bind_wiresClaimManager() public {
-        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000);
-        vm.assertFalse(r.isBound());
-        r.bind(address(0xC0FFEE));
-        vm.assertTrue(r.isBound());
+    function test_constructor_storesClaimManager() public {
+        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000, address(0xC0FFEE));
         vm.assertEq(r.claimManager(), address(0xC0FFEE));
     }
 
-    function test_RevertWhen_bind_notDeployer() public {
-        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000);
-        vm.prank(newcomer);
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__NotDeployer.selector));
-        r.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_twice() public {
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__AlreadyBound.selector));
-        verifiers.bind(address(claims));
-    }
-
-    function test_RevertWhen_bind_zeroAddress() public {
-        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000);
-        vm.expectRevert(abi.encodeWithSelector(DeployerBound.DeployerBound__ZeroAddress.selector));
-        r.bind(address(0));
+    function test_RevertWhen_constructor_zeroClaimManager() public {
+        vm.expectRevert(abi.encodeWithSelector(ClaimManagerBound.ClaimManagerBound__ZeroAddress.selector));
+        new VerifierRegistry(1 ether, 30 days, 2_000, address(0));
     }
 
     // --------------------------------------------------------------------- join
@@ -354,8 +338,7 @@ contract VerifierRegistryTest is UnitHelpers {
 
     function test_RevertWhen_penalize_claimManagerRejectsEth() public {
         ClaimManagerStub stub = new ClaimManagerStub();
-        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000);
-        r.bind(address(stub));
+        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000, address(stub));
         vm.prank(newcomer);
         r.join{value: 1 ether}();
         address[] memory l = list(newcomer);
@@ -369,8 +352,7 @@ contract VerifierRegistryTest is UnitHelpers {
         bps = uint16(bound(bps, 0, 10_000));
         rounds = uint8(bound(rounds, 1, 4));
         ClaimManagerStubPayable sink = new ClaimManagerStubPayable();
-        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, bps);
-        r.bind(address(sink));
+        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, bps, address(sink));
         vm.deal(newcomer, stake);
         vm.prank(newcomer);
         r.join{value: stake}();
@@ -398,14 +380,14 @@ contract VerifierRegistryTest is UnitHelpers {
     }
 
     function test_quorum_atLeastOneWhenEmpty() public {
-        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000);
+        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000, address(claims));
         vm.assertEq(r.activeCount(), 0);
         vm.assertEq(r.quorum(), 1);
     }
 
     function testFuzz_quorum_ceilTwoThirds(uint256 n) public {
         n = bound(n, 0, 40);
-        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000);
+        VerifierRegistry r = new VerifierRegistry(1 ether, 30 days, 2_000, address(claims));
         for (uint256 i; i < n; ++i) {
             address a = address(uint160(0x20000 + i));
             vm.deal(a, 1 ether);
@@ -474,7 +456,6 @@ contract VerifierRegistryTest is UnitHelpers {
 
     function test_claimManager_fixture() public view {
         vm.assertEq(verifiers.claimManager(), address(claims));
-        vm.assertTrue(verifiers.isBound());
     }
 }
 

@@ -138,7 +138,7 @@ def revert_error(exc: ContractLogicError, decoder: ErrorDecoder | None, action: 
     if decoded is None:
         detail = f"unknown error data {data}" if data else (exc.message or "no reason given")
         return TransactionFailed(f"{action} reverted: {detail}", data=data)
-    # "LicenseManager__NotActive" already names its contract; "DeployerBound__AlreadyBound" does not
+    # "LicenseManager__NotActive" already names its contract; "ClaimManagerBound__ZeroAddress" does not
     prefixed = decoded.contract and not decoded.name.startswith(f"{decoded.contract}__")
     where = f"{decoded.contract}." if prefixed else ""
     return TransactionFailed(f"{action} reverted: {where}{decoded}", decoded.name, decoded.args,

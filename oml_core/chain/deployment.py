@@ -1,5 +1,6 @@
-"""Deploy the five OML contracts in PROTOCOL.md's order, wire them with the one-time `bind`s,
-and record the result in a deployment JSON that every other component loads."""
+"""Deploy the five OML contracts in PROTOCOL.md's order (the ClaimManager's address predicted
+for the four that answer to it), and record the result in a deployment JSON that every other
+component loads."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import rlp
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
@@ -105,12 +108,12 @@ class Deployment:
 
 def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
            compiled: dict[str, CompiledContract] | None = None, rpc_url: str | None = None) -> Deployment:
-    """Deploy the five contracts in PROTOCOL.md's order and arguments, then call each `bind` once.
+    """Deploy the five contracts in PROTOCOL.md's order with their constructor arguments.
 
-    `bind`'s address arguments are filled from its ABI (the parameter's contract type or name
-    says which contract it wants), so the wiring follows the sources: PROTOCOL.md's
-    `licenseManager.bind(usageSettlement, claimManager)` and a `bind(claimManager)` on every
-    contract both deploy without a change here.
+    The first four take the ClaimManager's address, which does not exist yet: it is predicted
+    from the deployer's nonce (the ClaimManager is the fifth creation). ClaimManager's own
+    constructor reverts with ClaimManager__WiredElsewhere if the prediction was wrong (say,
+    another transaction from the same key slipped in), so a miswired stack cannot be deployed.
     """
     compiled = compiled if compiled is not None else compile_contracts()
     missing = [n for n in CONTRACT_NAMES if n not in compiled or compiled[n].bytecode in ("", "0x")]
@@ -118,28 +121,28 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
         raise ChainError(f"compiled contracts lack {', '.join(missing)}: are they all in contracts/src?")
     abis = {n: compiled[n].abi for n in CONTRACT_NAMES}
     sender = TxSender(w3, private_key, ErrorDecoder.from_abis(abis))
+    nonce = w3.eth.get_transaction_count(sender.address, "pending")
+    claim_manager = predicted_create_address(sender.address, nonce + CONTRACT_NAMES.index("ClaimManager"))
     addresses: dict[str, str] = {}
-    first_block = None
     constructor_args = {
-        "ModelRegistry": lambda: (),
-        "VerifierRegistry": verifier.as_args,
-        "LicenseManager": lambda: (addresses["ModelRegistry"],),
-        "UsageSettlement": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"]),
+        "ModelRegistry": lambda: (claim_manager,),
+        "VerifierRegistry": lambda: (*verifier.as_args(), claim_manager),
+        "LicenseManager": lambda: (addresses["ModelRegistry"], claim_manager),
+        "UsageSettlement": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"], claim_manager),
         "ClaimManager": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"],
                                  addresses["VerifierRegistry"], addresses["UsageSettlement"]),
     }
+    first_block = None
     for name in CONTRACT_NAMES:
         args = constructor_args[name]()
-        if len(inputs := _abi_inputs(abis[name], "constructor")) != len(args):
+        if len(inputs := _constructor_inputs(abis[name])) != len(args):
             raise ChainError(f"{name}'s constructor takes {len(inputs)} arguments; PROTOCOL.md gives {len(args)}")
         address, receipt = sender.deploy(abis[name], compiled[name].bytecode, *args, label=f"deploy {name}")
         addresses[name] = address
         sender.decoder.names_by_address[address.lower()] = name  # attribute later reverts to it
         first_block = first_block if first_block is not None else receipt["blockNumber"]
-    for name in CONTRACT_NAMES:
-        if (args := bind_args(name, abis[name], addresses)) is not None:
-            contract = w3.eth.contract(address=addresses[name], abi=abis[name])
-            sender.send(contract.functions.bind(*args), label=f"{name}.bind")
+    if addresses["ClaimManager"] != claim_manager:  # unreachable: the constructor checks it
+        raise ChainError(f"ClaimManager deployed at {addresses['ClaimManager']}, predicted {claim_manager}")
     return Deployment(chain_id=w3.eth.chain_id, rpc_url=rpc_url or _provider_url(w3),
                       deployer=sender.address, block_number=first_block, addresses=addresses, abis=abis,
                       verifier_params={"minStake": verifier.min_stake,
@@ -147,42 +150,13 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
                                        "penaltyBps": verifier.penalty_bps})
 
 
-# parameter names that do not spell the contract's name
-_ALIASES = {"registry": "ModelRegistry", "modelregistry": "ModelRegistry", "licenses": "LicenseManager",
-            "verifiers": "VerifierRegistry", "usage": "UsageSettlement", "settlement": "UsageSettlement",
-            "claims": "ClaimManager"}
+def predicted_create_address(deployer: str, nonce: int) -> str:
+    """The address CREATE gives the contract `deployer` deploys with `nonce`."""
+    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(deployer[2:]), nonce]))[12:])
 
 
-def _abi_inputs(abi: list, kind: str, name: str | None = None) -> list | None:
-    for entry in abi:
-        if entry.get("type") == kind and (name is None or entry.get("name") == name):
-            return entry.get("inputs", [])
-    return [] if kind == "constructor" else None
-
-
-def bind_args(name: str, abi: list, addresses: dict[str, str]) -> list[str] | None:
-    """Arguments for `name`'s one-time `bind`, read off its ABI; None if it has no `bind`."""
-    inputs = _abi_inputs(abi, "function", "bind")
-    return None if inputs is None else [addresses[_wanted_contract(name, i)] for i in inputs]
-
-
-def _wanted_contract(owner: str, param: dict) -> str:
-    """Which of the five contracts a parameter wants: by its `contract IX` type, else by its name."""
-    label = f"{owner}.bind parameter {param.get('name') or '?'} ({param.get('internalType', param['type'])})"
-    if param["type"] != "address":
-        raise ChainError(f"{label}: deploy() fills only address parameters of bind")
-    internal = param.get("internalType", "")
-    candidates = []
-    if internal.startswith("contract "):
-        type_name = internal.removeprefix("contract ")
-        candidates += [type_name, type_name[1:] if type_name[:1] == "I" else type_name]
-    stripped = (param.get("name") or "").strip("_")
-    candidates += [stripped, _ALIASES.get(stripped.lower(), "")]
-    by_lower = {n.lower(): n for n in CONTRACT_NAMES}
-    for candidate in candidates:
-        if (match := by_lower.get(candidate.lower())) is not None:
-            return match
-    raise ChainError(f"{label}: cannot tell which contract it wants")
+def _constructor_inputs(abi: list) -> list:
+    return next((e.get("inputs", []) for e in abi if e.get("type") == "constructor"), [])
 
 
 def _provider_url(w3: Web3) -> str:

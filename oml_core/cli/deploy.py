@@ -54,7 +54,7 @@ def deploy_command(
     penalty_bps: Annotated[int, typer.Option(min=0, max=10_000, help="VerifierRegistry penaltyBps (1/100 %).")] = 1000,
     recompile: Annotated[bool, typer.Option("--recompile", help="Ignore build/contracts.json and compile again.")] = False,
 ) -> None:
-    """Deploy ModelRegistry, VerifierRegistry, LicenseManager, UsageSettlement, ClaimManager and bind them."""
+    """Deploy ModelRegistry, VerifierRegistry, LicenseManager, UsageSettlement, ClaimManager (the first four answer to the fifth)."""
     from oml_core.chain.deployment import VerifierParams
 
     verifier = VerifierParams(int(min_stake), unbonding_period, penalty_bps)

@@ -3,6 +3,8 @@ ape-foundry's anvil, exercised with ape accounts (`ape test tests/ape`)."""
 import ape
 import pytest
 
+from oml_core.chain.deployment import predicted_create_address
+
 ETH = 10**18
 TERMS = (10**15, 10 * ETH, ETH, 5 * ETH, 1_000, 86400, 3600, 7200, 5_000, 2_000)
 
@@ -10,13 +12,13 @@ TERMS = (10**15, 10 * ETH, ETH, 5 * ETH, 1_000, 86400, 3600, 7200, 5_000, 2_000)
 @pytest.fixture(scope="module")
 def stack(project, accounts):
     deployer = accounts[0]
-    registry = deployer.deploy(project.ModelRegistry)
-    verifiers = deployer.deploy(project.VerifierRegistry, ETH, 86400, 2_000)
-    licenses = deployer.deploy(project.LicenseManager, registry)
-    usage = deployer.deploy(project.UsageSettlement, registry, licenses)
+    claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
+    registry = deployer.deploy(project.ModelRegistry, claim_manager)
+    verifiers = deployer.deploy(project.VerifierRegistry, ETH, 86400, 2_000, claim_manager)
+    licenses = deployer.deploy(project.LicenseManager, registry, claim_manager)
+    usage = deployer.deploy(project.UsageSettlement, registry, licenses, claim_manager)
     claims = deployer.deploy(project.ClaimManager, registry, licenses, verifiers, usage)
-    for contract in (registry, licenses, usage, verifiers):
-        contract.bind(claims, sender=deployer)
+    assert claims.address == claim_manager
     return registry, licenses, usage, verifiers, claims
 
 
@@ -38,9 +40,12 @@ def test_register_and_license(stack, accounts, model_id):
     assert licenses.balance == 10 * ETH
 
 
-def test_custom_errors_surface_in_ape(stack, accounts, model_id):
-    registry, licenses, *_ = stack
+def test_custom_errors_surface_in_ape(stack, accounts, model_id, project):
+    licenses = stack[1]
     with ape.reverts(licenses.LicenseManager__TermsChanged):
         licenses.acquireLicense(model_id, "https://h.example", b"\2" * 32, sender=accounts[2], value=10 * ETH)
-    with ape.reverts(registry.DeployerBound__AlreadyBound):
-        registry.bind(accounts[5], sender=accounts[0])
+    # a ClaimManager over contracts that answer to another one refuses to deploy
+    other = accounts[0].deploy(project.ModelRegistry, accounts[5])
+    _, licenses_, usage, verifiers, _ = stack
+    with ape.reverts(project.ClaimManager.ClaimManager__WiredElsewhere):
+        accounts[0].deploy(project.ClaimManager, other, licenses_, verifiers, usage)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from oml_core.chain.anvil import AnvilNode
 from oml_core.chain.client import TxSender, connect
-from oml_core.chain.deployment import CONTRACT_NAMES, Deployment, deploy
+from oml_core.chain.deployment import CONTRACT_NAMES, Deployment, deploy, predicted_create_address
 from oml_core.chain.errors import TransactionFailed
 from oml_core.cli.main import app
 
@@ -20,15 +20,14 @@ def assert_wired(w3, d: Deployment) -> None:
     contract = lambda name: d.contract(w3, name)
     assert contract("ModelRegistry").functions.claimManager().call() == a["ClaimManager"]
     assert contract("VerifierRegistry").functions.claimManager().call() == a["ClaimManager"]
-    assert tuple(contract("LicenseManager").functions.wiring().call()) == (a["ModelRegistry"], a["ClaimManager"])
-    assert tuple(contract("UsageSettlement").functions.wiring().call()) == (
-        a["ModelRegistry"], a["LicenseManager"], a["ClaimManager"])
+    assert contract("LicenseManager").functions.claimManager().call() == a["ClaimManager"]
+    assert contract("UsageSettlement").functions.claimManager().call() == a["ClaimManager"]
+    assert contract("LicenseManager").functions.wiring().call() == a["ModelRegistry"]
+    assert tuple(contract("UsageSettlement").functions.wiring().call()) == (a["ModelRegistry"], a["LicenseManager"])
     assert tuple(contract("ClaimManager").functions.wiring().call()) == (
         a["ModelRegistry"], a["LicenseManager"], a["VerifierRegistry"], a["UsageSettlement"])
     for name in CONTRACT_NAMES:
         assert w3.eth.get_code(a[name]), f"{name} has no code"
-        if any(e.get("name") == "isBound" for e in d.abis[name]):
-            assert contract(name).functions.isBound().call(), f"{name} is not bound"
 
 
 def test_deployment_is_wired(w3, deployment):
@@ -47,19 +46,30 @@ def test_deploying_twice_on_a_fresh_chain_gives_two_wired_sets(compiled):
         assert second.block_number > first.block_number
 
 
-def test_bind_is_one_time_and_reverts_name_the_custom_error(anvil, w3, deployment):
-    registry = deployment.contract(w3, "ModelRegistry")
-    intruder = deployment.sender(w3, anvil.private_keys[3])
+def test_a_claim_manager_over_contracts_that_name_another_refuses_to_deploy(anvil, w3, deployment, compiled):
+    """What a wrong address prediction (or a mixed deployment) runs into: a named revert."""
+    sender = deployment.sender(w3, anvil.private_keys[3])
+    a = deployment.addresses
+    stray, _ = sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address)
     with pytest.raises(TransactionFailed) as caught:
-        intruder.send(registry.functions.bind(intruder.address))
-    assert caught.value.error_name == "DeployerBound__NotDeployer"
-    assert "ModelRegistry.DeployerBound__NotDeployer()" in str(caught.value)
+        sender.deploy(compiled["ClaimManager"].abi, compiled["ClaimManager"].bytecode,
+                      stray, a["LicenseManager"], a["VerifierRegistry"], a["UsageSettlement"])
+    assert caught.value.error_name == "ClaimManager__WiredElsewhere"
+    assert caught.value.error_args == {"contract_": stray, "claimManager": sender.address}
 
-    owner = deployment.sender(w3, anvil.private_keys[0])
-    with pytest.raises(TransactionFailed, match="DeployerBound__AlreadyBound"):
-        owner.send(registry.functions.bind(intruder.address))
-    with pytest.raises(TransactionFailed, match="DeployerBound__AlreadyBound"):
-        owner.send(registry.functions.bind(intruder.address), gas=200_000)  # mined, then replayed
+
+def test_predicted_addresses_match_create(anvil, w3, compiled):
+    sender = TxSender(w3, anvil.private_keys[5])
+    nonce = w3.eth.get_transaction_count(sender.address)
+    address, _ = sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address)
+    assert address == predicted_create_address(sender.address, nonce)
+
+
+def test_a_mined_revert_is_replayed_to_name_its_error(anvil, w3, deployment):
+    verifiers = deployment.contract(w3, "VerifierRegistry")
+    sender = deployment.sender(w3, anvil.private_keys[4])
+    with pytest.raises(TransactionFailed, match="VerifierRegistry__InsufficientStake"):
+        sender.send(verifiers.functions.join(), value=1, gas=200_000)  # skips estimation: mined, then replayed
 
 
 def test_revert_arguments_are_decoded(anvil, w3, deployment):

@@ -46,6 +46,11 @@ interface IUsageSettlement {
     function depositRevenue(uint256 modelId) external payable;
 }
 
+/// @dev What the ClaimManager checks of each contract at deployment.
+interface IClaimManagerBoundView {
+    function claimManager() external view returns (address);
+}
+
 /// @dev The ClaimManager view that stake holders consult before releasing a stake.
 interface IClaimManagerViews {
     function openClaims(bool lineage, uint256 subjectId) external view returns (uint256);

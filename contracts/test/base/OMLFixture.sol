@@ -79,21 +79,20 @@ abstract contract OMLFixture is TestBase {
         licenses.setFingerprintCommitment(licenseId, fingerprintRoot, keccak256("weights"));
     }
 
+    /// @dev Deploys in PROTOCOL.md's order, giving the first four the ClaimManager's address
+    /// predicted from this contract's nonce (the ClaimManager is the fifth creation from here).
     function deployStack() internal {
-        registry = new ModelRegistry();
-        verifiers = new VerifierRegistry(VERIFIER_MIN_STAKE, VERIFIER_UNBONDING, VERIFIER_PENALTY_BPS);
-        licenses = new LicenseManager(IModelRegistry(address(registry)));
-        usage = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)));
+        address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        registry = new ModelRegistry(predicted);
+        verifiers = new VerifierRegistry(VERIFIER_MIN_STAKE, VERIFIER_UNBONDING, VERIFIER_PENALTY_BPS, predicted);
+        licenses = new LicenseManager(IModelRegistry(address(registry)), predicted);
+        usage = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)), predicted);
         claims = new ClaimManager(
             IModelRegistry(address(registry)),
             ILicenseManager(address(licenses)),
             IVerifierRegistry(address(verifiers)),
             IUsageSettlement(address(usage))
         );
-        registry.bind(address(claims));
-        licenses.bind(address(claims));
-        usage.bind(address(claims));
-        verifiers.bind(address(claims));
     }
 
     function registerModel(address by) internal returns (uint256 id) {
@@ -197,7 +196,11 @@ abstract contract OMLFixture is TestBase {
     }
 
     /// @dev The record ClaimOpened emits for a claim opened now by `claimant` on fingerprint `i`.
-    function expectedRecord(uint256 i, uint256 attesterCount) internal view returns (ClaimManager.ClaimRecord memory r) {
+    function expectedRecord(uint256 i, uint256 attesterCount)
+        internal
+        view
+        returns (ClaimManager.ClaimRecord memory r)
+    {
         r.kind = ClaimKind.UNPERMITTED_USE;
         r.subjectId = licenseId;
         r.modelId = modelId;

@@ -10,6 +10,8 @@ interface Vm {
     function startPrank(address) external;
     function stopPrank() external;
     function addr(uint256 privateKey) external pure returns (address);
+    function getNonce(address account) external view returns (uint64);
+    function computeCreateAddress(address deployer, uint256 nonce) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function expectRevert() external;
     function expectRevert(bytes4) external;
