@@ -78,21 +78,21 @@ contract ModelRegistry is ClaimManagerBound {
     constructor(address claimManager_) ClaimManagerBound(claimManager_) {}
 
     /// @notice Registers a base model; the caller becomes its admin.
-    /// @param owners Addresses that share the model's revenue.
+    /// @param owners_ Addresses that share the model's revenue.
     /// @param shares Each owner's share (any positive integers; revenue is split pro rata).
-    /// @param permissionSigner Key of the community's permission service that signs σ(q).
-    /// @param terms License terms (version 1).
+    /// @param permissionSigner_ Key of the community's permission service that signs σ(q).
+    /// @param terms_ License terms (version 1).
     /// @param lineageRoot Merkle root of the model family's lineage fingerprints (0 if none).
     /// @param weightsHash Hash of the published base weights.
     function registerModel(
-        address[] calldata owners,
+        address[] calldata owners_,
         uint256[] calldata shares,
-        address permissionSigner,
-        Terms calldata terms,
+        address permissionSigner_,
+        Terms calldata terms_,
         bytes32 lineageRoot,
         bytes32 weightsHash
     ) external returns (uint256 modelId) {
-        modelId = _register(0, owners, shares, permissionSigner, terms, lineageRoot, weightsHash, 0);
+        modelId = _register(0, owners_, shares, permissionSigner_, terms_, lineageRoot, weightsHash, 0);
     }
 
     /// @notice Registers a model derived from `parentId`, locking the parent's registration stake.
@@ -100,27 +100,27 @@ contract ModelRegistry is ClaimManagerBound {
     /// fingerprints of a family it did not declare.
     function registerDerivedModel(
         uint256 parentId,
-        address[] calldata owners,
+        address[] calldata owners_,
         uint256[] calldata shares,
-        address permissionSigner,
-        Terms calldata terms,
+        address permissionSigner_,
+        Terms calldata terms_,
         bytes32 lineageRoot,
         bytes32 weightsHash
     ) external payable returns (uint256 modelId) {
         Model storage parent = _model(parentId);
         uint256 required = _terms[parentId][parent.termsVersion].registrationStake;
         if (msg.value != required || required == 0) revert ModelRegistry__WrongRegistrationStake(required, msg.value);
-        modelId = _register(parentId, owners, shares, permissionSigner, terms, lineageRoot, weightsHash, msg.value);
+        modelId = _register(parentId, owners_, shares, permissionSigner_, terms_, lineageRoot, weightsHash, msg.value);
     }
 
     /// @notice Publishes a new version of the terms; existing licenses keep the version they accepted.
-    function updateTerms(uint256 modelId, Terms calldata terms) external {
+    function updateTerms(uint256 modelId, Terms calldata terms_) external {
         Model storage m = _onlyAdmin(modelId);
-        _validateTerms(terms);
+        _validateTerms(terms_);
         uint32 version = m.termsVersion + 1;
         m.termsVersion = version;
-        _terms[modelId][version] = terms;
-        emit TermsUpdated(modelId, version, keccak256(abi.encode(terms)), terms);
+        _terms[modelId][version] = terms_;
+        emit TermsUpdated(modelId, version, keccak256(abi.encode(terms_)), terms_);
     }
 
     /// @notice Sets the lineage fingerprint root of a model that had none.
