@@ -19,6 +19,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     error LicenseManager__NotHost(uint256 licenseId, address caller);
     error LicenseManager__NotModelAdmin(uint256 licenseId, address caller);
     error LicenseManager__NotActive(uint256 licenseId);
+    error LicenseManager__Expired(uint256 licenseId, uint256 expiresAt);
     error LicenseManager__NotExiting(uint256 licenseId);
     error LicenseManager__NotSlashable(uint256 licenseId);
     error LicenseManager__CommitmentAlreadySet(uint256 licenseId);
@@ -98,8 +99,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
 
     /// @notice Adds to an active license's stake.
     function addStake(uint256 licenseId) external payable {
-        License storage l = _onlyHost(licenseId);
-        if (l.status != LicenseStatus.Active) revert LicenseManager__NotActive(licenseId);
+        License storage l = _onlyLive(licenseId);
         if (msg.value == 0) revert LicenseManager__ZeroValue();
         uint256 stake = l.stake + msg.value;
         l.stake = uint96(stake);
@@ -122,8 +122,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
 
     /// @notice Moves an active license to a new endpoint.
     function setEndpoint(uint256 licenseId, string calldata endpoint) external {
-        License storage l = _onlyHost(licenseId);
-        if (l.status != LicenseStatus.Active) revert LicenseManager__NotActive(licenseId);
+        License storage l = _onlyLive(licenseId);
         _checkEndpoint(endpoint);
         l.endpoint = endpoint;
         emit EndpointUpdated(licenseId, endpoint);
@@ -208,6 +207,12 @@ contract LicenseManager is TypedData, ClaimManagerBound {
         return (l.modelId, l.quota, l.status, l.host);
     }
 
+    /// @notice A license's status and expiry (a license serves only while Active and unexpired).
+    function lifecycle(uint256 licenseId) external view returns (LicenseStatus status, uint256 expiresAt) {
+        License storage l = _license(licenseId);
+        return (l.status, l.expiresAt);
+    }
+
     /// @notice A license's full record.
     function getLicense(uint256 licenseId) external view returns (License memory) {
         return _license(licenseId);
@@ -234,6 +239,13 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     function _checkEndpoint(string calldata endpoint) private pure {
         uint256 n = bytes(endpoint).length;
         if (n == 0 || n > MAX_ENDPOINT_LENGTH) revert LicenseManager__BadEndpoint();
+    }
+
+    /// @dev The host's own license, Active and not expired: stake and endpoint changes are for serving.
+    function _onlyLive(uint256 licenseId) private view returns (License storage l) {
+        l = _onlyHost(licenseId);
+        if (l.status != LicenseStatus.Active) revert LicenseManager__NotActive(licenseId);
+        if (block.timestamp >= l.expiresAt) revert LicenseManager__Expired(licenseId, l.expiresAt);
     }
 
     function _onlyHost(uint256 licenseId) private view returns (License storage l) {

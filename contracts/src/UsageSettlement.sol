@@ -18,6 +18,7 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     error UsageSettlement__QuotaExceeded(uint256 quota, uint256 cumulativeQueries);
     error UsageSettlement__InsufficientEscrow(uint256 available, uint256 needed);
     error UsageSettlement__NotActive(uint256 licenseId);
+    error UsageSettlement__Expired(uint256 licenseId, uint256 expiresAt);
     error UsageSettlement__NotHost(uint256 licenseId, address caller);
     error UsageSettlement__NotExited(uint256 licenseId);
     error UsageSettlement__NotClaimManager(address caller);
@@ -59,11 +60,13 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
         _licenses = licenses_;
     }
 
-    /// @notice Adds `msg.value` to an active license's fee escrow.
+    /// @notice Adds `msg.value` to the fee escrow of an active, unexpired license.
+    /// @dev An expired license gets no more σ, so escrow paid into it could only be withdrawn again.
     function depositEscrow(uint256 licenseId) external payable {
         if (msg.value == 0) revert UsageSettlement__ZeroValue();
-        (,, LicenseStatus status,) = _licenses.usageInfo(licenseId);
+        (LicenseStatus status, uint256 expiresAt) = _licenses.lifecycle(licenseId);
         if (status != LicenseStatus.Active) revert UsageSettlement__NotActive(licenseId);
+        if (block.timestamp >= expiresAt) revert UsageSettlement__Expired(licenseId, expiresAt);
         Account storage a = _accounts[licenseId];
         uint256 escrow = a.escrow + msg.value;
         a.escrow = uint96(escrow);

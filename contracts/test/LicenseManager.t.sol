@@ -193,6 +193,22 @@ contract LicenseManagerTest is UnitHelpers {
         vm.stopPrank();
     }
 
+    function test_RevertWhen_addStake_expired() public {
+        (, uint256 expiresAt) = licenses.lifecycle(licenseId);
+        vm.assertEq(expiresAt, block.timestamp + terms.licensePeriod);
+        vm.warp(expiresAt);
+        vm.startPrank(host);
+        vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__Expired.selector, licenseId, expiresAt));
+        licenses.addStake{value: 1 ether}(licenseId);
+        vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__Expired.selector, licenseId, expiresAt));
+        licenses.setEndpoint(licenseId, "https://new.example");
+        // an expired license can still exit: the stake stays slashable through unbonding
+        licenses.requestExit(licenseId);
+        vm.stopPrank();
+        (LicenseStatus status,) = licenses.lifecycle(licenseId);
+        vm.assertEq(uint256(status), uint256(LicenseStatus.Exiting));
+    }
+
     function test_RevertWhen_addStake_unknownLicense() public {
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__UnknownLicense.selector, 9));

@@ -98,6 +98,17 @@ contract UsageSettlementTest is UnitHelpers {
         usage.depositEscrow{value: 1 ether}(licenseId);
     }
 
+    function test_RevertWhen_depositEscrow_expired() public {
+        uint256 expiresAt = block.timestamp + terms.licensePeriod;
+        vm.warp(expiresAt - 1);
+        vm.prank(host);
+        usage.depositEscrow{value: 1 ether}(licenseId); // the last second still counts
+        vm.warp(expiresAt);
+        vm.prank(host);
+        vm.expectRevert(abi.encodeWithSelector(UsageSettlement.UsageSettlement__Expired.selector, licenseId, expiresAt));
+        usage.depositEscrow{value: 1 ether}(licenseId);
+    }
+
     function test_RevertWhen_depositEscrow_unknownLicense() public {
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__UnknownLicense.selector, 9));

@@ -32,6 +32,7 @@ interface ILicenseManager {
         external
         view
         returns (uint256 modelId, uint64 quota, LicenseStatus status, address host);
+    function lifecycle(uint256 licenseId) external view returns (LicenseStatus status, uint256 expiresAt);
     function slash(uint256 licenseId, uint256 amount) external returns (uint256 slashed);
 }
 
