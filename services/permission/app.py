@@ -1,0 +1,52 @@
+"""The FastAPI application: `create_app(settings)`; `oml permission serve` runs it with uvicorn."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.permission.config import Settings
+from services.permission.errors import Refused
+from services.permission.routes import auth, books, health, permissions
+from services.permission.schemas import ErrorOut
+from services.permission.service import Service, build_service
+
+log = logging.getLogger(__name__)
+
+_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413)}
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None, **build) -> FastAPI:
+    """`service` (already built) or `settings` (built here); `build` goes to build_service."""
+    svc = service if service is not None else build_service(settings or Settings(), **build)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        svc.start()
+        try:
+            yield
+        finally:
+            svc.stop()
+
+    app = FastAPI(title="OML permission service", version="1",
+                  description="Signs σ(q) for every query a licensed host serves; keeps the books.",
+                  lifespan=lifespan, responses=_ERRORS)
+    app.state.service = svc
+
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, exc: Refused) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.as_json(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own 400 (unparseable body), 404 (no route), 405: same shape as a Refused
+        return JSONResponse({"error": f"http_{exc.status_code}", "detail": str(exc.detail)},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    for module in (auth, permissions, books, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,151 @@
+"""The books: σ lookup, usage per epoch, cumulative vouchers and Merkle inclusion proofs.
+
+A voucher for N queries covers σ with sequence 1..N. Sequences are gap-free and committed in
+order per license (issuance.py), so the σ rows a single SELECT sees form such a prefix.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from oml_core import typed_data as td
+from oml_core.merkle import MerkleTree
+from services.permission import metrics
+from services.permission.db.models import License, PermissionRecord, Voucher
+from services.permission.db.session import Database
+from services.permission.errors import Refused, unknown_license
+from services.permission.signer import Signer
+
+
+@dataclass(frozen=True)
+class Proof:
+    record: PermissionRecord
+    voucher: Voucher
+    proof: list[bytes]
+
+
+class _TreeCache:
+    """A few recent usage trees, keyed by (license, cumulative queries): proofs come in bursts."""
+
+    def __init__(self, size: int = 8):
+        self._trees: OrderedDict[tuple[int, int], MerkleTree] = OrderedDict()
+        self._size, self._lock = size, threading.Lock()
+
+    def get(self, key, build: Callable[[], MerkleTree]) -> MerkleTree:
+        with self._lock:
+            if key in self._trees:
+                self._trees.move_to_end(key)
+                return self._trees[key]
+        tree = build()
+        with self._lock:
+            self._trees[key] = tree
+            while len(self._trees) > self._size:
+                self._trees.popitem(last=False)
+        return tree
+
+
+class Books:
+    def __init__(self, db: Database, signer: Signer, clock: Callable[[], float] = time.time):
+        self.db, self.signer, self.clock = db, signer, clock
+        self._trees = _TreeCache()
+
+    def license(self, license_id: int) -> License:
+        with self.db.read() as session:
+            row = session.get(License, license_id)
+        if row is None:
+            raise unknown_license(license_id)
+        return row
+
+    def lookup(self, license_id: int, query_hash: bytes) -> list[PermissionRecord]:
+        with self.db.read() as session:
+            return list(session.execute(
+                select(PermissionRecord)
+                .where(PermissionRecord.license_id == license_id, PermissionRecord.query_hash == query_hash)
+                .order_by(PermissionRecord.sequence)).scalars())
+
+    def usage(self, license_id: int) -> list[tuple[int, int, int, int]]:
+        """(epoch, queries, first sequence, last sequence) per epoch, in epoch order."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(PermissionRecord.epoch, func.count(), func.min(PermissionRecord.sequence),
+                       func.max(PermissionRecord.sequence))
+                .where(PermissionRecord.license_id == license_id)
+                .group_by(PermissionRecord.epoch).order_by(PermissionRecord.epoch)).all()
+        return [tuple(int(v) for v in row) for row in rows]
+
+    def _leaves(self, session, license_id: int, upto: int | None = None) -> list[bytes]:
+        query = select(PermissionRecord.leaf).where(PermissionRecord.license_id == license_id)
+        if upto is not None:
+            query = query.where(PermissionRecord.sequence <= upto)
+        return list(session.execute(query.order_by(PermissionRecord.sequence)).scalars())
+
+    def latest_voucher(self, license_id: int) -> Voucher:
+        with self.db.read() as session:
+            voucher = session.execute(
+                select(Voucher).where(Voucher.license_id == license_id)
+                .order_by(Voucher.cumulative_queries.desc()).limit(1)).scalar_one_or_none()
+        if voucher is None:
+            self.license(license_id)  # 404 for an unknown license rather than "no voucher"
+            raise Refused(404, "no_voucher", f"no voucher signed for license {license_id} yet")
+        return voucher
+
+    def sign_voucher(self, license_id: int) -> Voucher:
+        """A voucher over every σ issued so far (the latest one again if nothing is new)."""
+        with self.db.read() as session:
+            row = session.get(License, license_id)
+            if row is None:
+                raise unknown_license(license_id)
+            leaves = self._leaves(session, license_id)
+            existing = session.get(Voucher, (license_id, len(leaves)))
+        if not leaves:
+            raise Refused(409, "no_usage", f"license {license_id} has no σ yet: nothing to vouch for")
+        if existing is not None:
+            return existing
+        n = len(leaves)
+        tree = self._trees.get((license_id, n), lambda: MerkleTree(leaves))
+        voucher = td.UsageVoucher(license_id, n, n * row.price_per_query, tree.root)
+        record = {"license_id": license_id, "cumulative_queries": n,
+                  "cumulative_fee": voucher.cumulative_fee, "usage_root": tree.root,
+                  "signature": self.signer.sign_voucher(voucher), "created_at": int(self.clock())}
+        try:
+            with self.db.write() as session:
+                session.execute(insert(Voucher).values(**record))
+        except IntegrityError:
+            pass  # another replica signed the same voucher first; it is the same message
+        metrics.VOUCHERS_SIGNED.inc()
+        with self.db.read() as session:
+            return session.get(Voucher, (license_id, n))
+
+    def voucher(self, license_id: int, cumulative_queries: int) -> Voucher:
+        with self.db.read() as session:
+            voucher = session.get(Voucher, (license_id, cumulative_queries))
+        if voucher is None:
+            raise Refused(404, "no_voucher",
+                          f"no voucher for {cumulative_queries} queries of license {license_id}")
+        return voucher
+
+    def proof(self, license_id: int, sequence: int, cumulative_queries: int | None = None) -> Proof:
+        """Inclusion proof of σ #sequence against a voucher's usageRoot: the latest one, or the
+        one for `cumulative_queries` (e.g. the voucher that was settled on chain)."""
+        voucher = (self.latest_voucher(license_id) if cumulative_queries is None
+                   else self.voucher(license_id, cumulative_queries))
+        with self.db.read() as session:
+            record = session.get(PermissionRecord, (license_id, sequence))
+            if record is None:
+                raise Refused(404, "unknown_permission", f"license {license_id} has no σ #{sequence}")
+            if sequence > voucher.cumulative_queries:
+                raise Refused(409, "not_yet_vouched",
+                              f"σ #{sequence} is newer than the voucher "
+                              f"({voucher.cumulative_queries} queries): sign a new voucher first")
+            key = (license_id, voucher.cumulative_queries)
+            tree = self._trees.get(key, lambda: MerkleTree(
+                self._leaves(session, license_id, voucher.cumulative_queries)))
+        if tree.root != voucher.usage_root:  # the books and the signed voucher disagree: say so
+            raise RuntimeError(f"usage tree of license {license_id} does not match its voucher")
+        return Proof(record, voucher, tree.proof(record.leaf))

@@ -1,0 +1,107 @@
+"""`oml permission ...`: run the service, settle a voucher, make a signer keystore.
+
+Registered through the `oml.commands` entry point (pyproject.toml); heavy imports stay inside
+the commands so that `oml --help` stays fast."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oml_core.cli.common import cli_errors, console, fail
+
+app = typer.Typer(help="Permission service: σ(q) for every query, usage books, vouchers.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command("serve")
+@cli_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    database_url: Annotated[str | None, typer.Option(
+        envvar="OML_PERMISSION_DATABASE_URL", help="SQLAlchemy URL (default sqlite:///oml-permission.db).")] = None,
+    deployment: Annotated[Path | None, typer.Option(
+        envvar="OML_PERMISSION_DEPLOYMENT", help="Deployment JSON (oml deploy).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the service with uvicorn. The signer key comes from OML_PERMISSION_KEYSTORE (+
+    OML_PERMISSION_KEYSTORE_PASSWORD) or OML_PERMISSION_SIGNER_KEY; other settings from
+    OML_PERMISSION_* variables (services/permission/config.py)."""
+    import uvicorn
+
+    from services.permission.app import create_app
+    from services.permission.config import Settings
+    from services.permission.signer import SignerConfigError
+
+    overrides = {k: v for k, v in {"database_url": database_url, "deployment": deployment}.items() if v}
+    try:
+        app_ = create_app(Settings(**overrides))
+    except SignerConfigError as exc:
+        raise fail(str(exc)) from None
+    uvicorn.run(app_, host=host, port=port, log_level=log_level)
+
+
+@app.command("settle")
+@cli_errors
+def settle(
+    voucher: Annotated[Path | None, typer.Option(help="Voucher JSON as the service returns it.")] = None,
+    url: Annotated[str | None, typer.Option(help="Service URL, to fetch the latest voucher instead.")] = None,
+    license_id: Annotated[int | None, typer.Option(help="License whose latest voucher to fetch.")] = None,
+    role: Annotated[str, typer.Option(help="Sign in to the service as host or verifier.")] = "host",
+    private_key: Annotated[str | None, typer.Option(
+        envvar="OML_PRIVATE_KEY", help="Key that signs in (with --url) and sends the transaction.")] = None,
+    deployment: Annotated[Path, typer.Option(envvar="OML_DEPLOYMENT", help="Deployment JSON.")] = Path(
+        "build/deployment.json"),
+    rpc_url: Annotated[str | None, typer.Option(envvar="OML_RPC_URL", help="JSON-RPC node.")] = None,
+) -> None:
+    """Send UsageSettlement.settle for a signed voucher (anyone may; it pays only what is new)."""
+    from oml_core.chain.client import connect
+    from oml_core.chain.deployment import Deployment
+    from services.permission.settle import settle_voucher
+
+    if private_key is None:
+        raise fail("give --private-key (or OML_PRIVATE_KEY): it pays the gas")
+    if voucher is not None:
+        body = json.loads(voucher.read_text())
+    elif url and license_id is not None:
+        import httpx
+
+        from services.permission.client import PermissionClient
+
+        with httpx.Client(base_url=url, timeout=30) as http:
+            client = PermissionClient(http)
+            client.sign_in(bytes.fromhex(private_key.removeprefix("0x")), role,
+                           license_id if role == "host" else None)
+            body = client.sign_voucher(license_id)
+    else:
+        raise fail("give --voucher FILE, or --url and --license-id")
+    loaded = Deployment.load(deployment)
+    w3 = connect(rpc_url or loaded.rpc_url)
+    receipt = settle_voucher(w3, loaded, private_key, body)
+    console.print(f"settled license {body['license_id']} up to {body['cumulative_queries']} queries "
+                  f"in tx 0x{bytes(receipt['transactionHash']).hex()}", markup=False, soft_wrap=True)
+
+
+@app.command("keystore")
+@cli_errors
+def keystore(
+    out: Annotated[Path, typer.Argument(help="Keystore file to write.")],
+    private_key: Annotated[str | None, typer.Option(
+        envvar="OML_PERMISSION_SIGNER_KEY", help="Key to store (default: a new random key).")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="OML_PERMISSION_KEYSTORE_PASSWORD")] = "",
+) -> None:
+    """Write an encrypted eth-account keystore for the permission signer."""
+    import secrets
+
+    from eth_account import Account
+
+    from services.permission.signer import write_keystore
+
+    key = bytes.fromhex(private_key.removeprefix("0x")) if private_key else secrets.token_bytes(32)
+    out.write_text(json.dumps(write_keystore(key, password)))
+    out.chmod(0o600)
+    console.print(f"wrote {out} for signer {Account.from_key(key).address}", markup=False, soft_wrap=True)

@@ -1,0 +1,41 @@
+"""Service settings, read from the environment (prefix OML_PERMISSION_) or passed in by tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OML_PERMISSION_", extra="ignore")
+
+    # SQLite (WAL) file by default; postgresql+psycopg://... in production.
+    database_url: str = "sqlite:///oml-permission.db"
+    # Deployment JSON (oml deploy); its chainId and ClaimManager / UsageSettlement addresses fix the
+    # EIP-712 domains. Without it `chain_id` and the two addresses below must be given.
+    deployment: Path | None = None
+    rpc_url: str | None = None  # defaults to the deployment's rpcUrl
+    chain_id: int | None = None
+    claim_manager: str | None = None
+    usage_settlement: str | None = None
+
+    # Signer: a hex private key, or an eth-account keystore file and its password.
+    signer_key: SecretStr | None = None
+    keystore: Path | None = None
+    keystore_password: SecretStr | None = None
+
+    # Sign-in: EIP-4361-style challenge, then a bearer token scoped to one license (hosts).
+    service_domain: str = "oml-permission"
+    challenge_ttl_s: int = 300
+    token_ttl_s: int = 3600
+
+    max_batch: int = 256          # queries in one POST /v1/permissions/batch
+    epoch_seconds: int = 86_400   # usage epochs: floor(issuedAt / epoch_seconds)
+    group_commit_max: int = 512   # σ requests the writer commits in one transaction
+
+    # Chain mirror: poll eth_getLogs, apply only blocks `confirmations` deep.
+    mirror: bool = True
+    confirmations: int = 2
+    poll_interval_s: float = 2.0
+    log_chunk_blocks: int = 2_000

@@ -1,0 +1,102 @@
+"""Tables of the permission service. Alembic's migrations/versions create them; keep both in step."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Index, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.permission.db.types import Uint256
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class License(Base):
+    """A license as mirrored from LicenseManager events; also the per-license σ counter row.
+
+    `issued` is the last sequence number handed out. Each σ transaction bumps it with one
+    UPDATE ... RETURNING, which row-locks the license (PostgreSQL) or takes the write lock
+    (SQLite), so sequences are gap-free and unique across processes.
+    """
+
+    __tablename__ = "licenses"
+
+    license_id: Mapped[int] = mapped_column(Uint256(), primary_key=True)
+    model_id: Mapped[int] = mapped_column(Uint256())
+    host: Mapped[str] = mapped_column(String(42))
+    status: Mapped[str] = mapped_column(String(16))  # active | exiting | exited
+    slashed: Mapped[bool] = mapped_column(Boolean, default=False)
+    stake: Mapped[int] = mapped_column(Uint256(), default=0)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    quota: Mapped[int] = mapped_column(BigInteger, default=0)  # 0 = unlimited
+    price_per_query: Mapped[int] = mapped_column(Uint256(), default=0)
+    fingerprint_root: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    issued: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PermissionRecord(Base):
+    """One σ as signed: (license, sequence) is unique, the usage leaf is kept for the vouchers."""
+
+    __tablename__ = "permissions"
+
+    license_id: Mapped[int] = mapped_column(Uint256(), primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    query_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    leaf: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = (
+        Index("ix_permissions_license_query", "license_id", "query_hash"),
+        Index("ix_permissions_license_epoch", "license_id", "epoch"),
+    )
+
+
+class Voucher(Base):
+    """A signed cumulative UsageVoucher; one per (license, cumulative count)."""
+
+    __tablename__ = "vouchers"
+
+    license_id: Mapped[int] = mapped_column(Uint256(), primary_key=True)
+    cumulative_queries: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cumulative_fee: Mapped[int] = mapped_column(Uint256())
+    usage_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Challenge(Base):
+    """A sign-in challenge; `used` flips once, so a signed challenge cannot be replayed."""
+
+    __tablename__ = "challenges"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # host | verifier
+    address: Mapped[str] = mapped_column(String(42))
+    license_id: Mapped[int | None] = mapped_column(Uint256(), nullable=True)
+    message: Mapped[str] = mapped_column(String(2000))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Token(Base):
+    """A bearer token; only its SHA-256 is stored, so a database leak does not leak sessions."""
+
+    __tablename__ = "tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(42))
+    license_id: Mapped[int | None] = mapped_column(Uint256(), nullable=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChainCursor(Base):
+    """Last block whose events are applied; updated in the same transaction as the events."""
+
+    __tablename__ = "chain_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

@@ -1,0 +1,165 @@
+"""License state mirrored from LicenseManager events.
+
+The mirror polls eth_getLogs up to `head - confirmations`, so reorgs shallower than the
+confirmation depth never reach the database. Each chunk of blocks is applied in one
+transaction together with the cursor (last applied block number and hash): a crash either
+applies a chunk and moves the cursor, or does neither, so restarts neither lose nor double-apply
+events. A reorg deeper than the confirmation depth shows up as the cursor block's hash changing;
+the mirror then stops advancing and says so (`reorg_detected`) instead of guessing.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from web3 import Web3
+
+from services.permission import licenses, metrics
+from services.permission.db.models import ChainCursor
+from services.permission.db.session import Database
+
+log = logging.getLogger(__name__)
+
+CURSOR = "license_manager"
+EVENTS = ("LicenseAcquired", "StakeAdded", "FingerprintCommitmentSet", "ExitRequested",
+          "StakeWithdrawn", "StakeSlashed")
+
+
+class DeepReorg(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class _Event:
+    name: str
+    block: int
+    log_index: int
+    args: dict[str, Any]
+    extra: dict[str, Any]  # state read from chain for LicenseAcquired (quota, price)
+
+
+class ChainMirror:
+    def __init__(self, db: Database, w3: Web3, deployment, confirmations: int = 2,
+                 poll_interval: float = 2.0, chunk_blocks: int = 2_000):
+        self.db, self.w3, self.deployment = db, w3, deployment
+        self.confirmations, self.poll_interval, self.chunk_blocks = confirmations, poll_interval, chunk_blocks
+        self.licenses = deployment.contract(w3, "LicenseManager")
+        self.registry = deployment.contract(w3, "ModelRegistry")
+        self._by_topic = {}
+        for entry in self.licenses.abi:
+            if entry.get("type") == "event" and entry["name"] in EVENTS:
+                self._by_topic[event_abi_to_log_topic(entry)] = getattr(self.licenses.events, entry["name"])()
+        self.reorg_detected = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ cursor
+
+    def cursor_block(self) -> int | None:
+        with self.db.read() as session:
+            cursor = session.get(ChainCursor, CURSOR)
+            return None if cursor is None else cursor.block_number
+
+    def _block_hash(self, number: int) -> bytes | None:
+        block = self.w3.provider.make_request("eth_getBlockByNumber", [hex(number), False]).get("result")
+        return None if block is None else bytes.fromhex(block["hash"][2:])
+
+    # ------------------------------------------------------------------ polling
+
+    def poll_once(self) -> int:
+        """Apply every confirmed block not applied yet; returns how many events were applied."""
+        metrics.MIRROR_POLLS.inc()
+        safe = self.w3.eth.block_number - self.confirmations
+        with self.db.read() as session:
+            cursor = session.get(ChainCursor, CURSOR)
+            if cursor is not None:
+                cursor = (cursor.block_number, cursor.block_hash)
+        if cursor is not None:
+            if self._block_hash(cursor[0]) != cursor[1]:
+                self.reorg_detected = True
+                raise DeepReorg(f"block {cursor[0]} changed after it was applied: a reorg deeper than "
+                                f"{self.confirmations} confirmations; the license mirror needs attention")
+            start = cursor[0] + 1
+        else:
+            start = self.deployment.block_number
+        applied = 0
+        while start <= safe:
+            end = min(safe, start + self.chunk_blocks - 1)
+            events = self._fetch(start, end)
+            end_hash = self._block_hash(end)
+            with self.db.write() as session:
+                for event in events:
+                    self._apply(session, event)
+                row = session.get(ChainCursor, CURSOR)
+                if row is None:
+                    session.add(ChainCursor(name=CURSOR, block_number=end, block_hash=end_hash))
+                else:
+                    row.block_number, row.block_hash = end, end_hash
+            for event in events:
+                metrics.CHAIN_EVENTS.inc(event.name)
+            applied += len(events)
+            start = end + 1
+        return applied
+
+    def _fetch(self, start: int, end: int) -> list[_Event]:
+        logs = self.w3.eth.get_logs({"address": self.licenses.address, "fromBlock": start, "toBlock": end})
+        events = []
+        for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            decoder = self._by_topic.get(bytes(entry["topics"][0])) if entry["topics"] else None
+            if decoder is None:
+                continue
+            decoded = decoder.process_log(entry)
+            args, extra = dict(decoded["args"]), {}
+            if decoded["event"] == "LicenseAcquired":
+                # quota and price are not in the event. Both are fixed for the license's life (its
+                # quota is copied at acquisition, a terms version never changes), so the latest
+                # state is right and a pruned (non-archive) node can answer.
+                _, quota, _, _ = self.licenses.functions.usageInfo(args["licenseId"]).call()
+                terms = self.registry.functions.terms(args["modelId"], args["termsVersion"]).call()
+                extra = {"quota": quota, "price": terms[0]}  # Terms.pricePerQuery is its first field
+            events.append(_Event(decoded["event"], entry["blockNumber"], entry["logIndex"], args, extra))
+        return events
+
+    def _apply(self, session, event: _Event) -> None:
+        a, license_id = event.args, event.args["licenseId"]
+        if event.name == "LicenseAcquired":
+            licenses.upsert_license(session, license_id, a["modelId"], to_checksum_address(a["host"]),
+                                    a["expiresAt"], event.extra["quota"], event.extra["price"], a["stake"])
+        elif event.name == "StakeAdded":
+            licenses.set_stake(session, license_id, a["stake"])
+        elif event.name == "FingerprintCommitmentSet":
+            licenses.set_fingerprint_root(session, license_id, a["fingerprintRoot"])
+        elif event.name == "ExitRequested":
+            licenses.set_status(session, license_id, "exiting")
+        elif event.name == "StakeWithdrawn":
+            licenses.set_status(session, license_id, "exited")
+        elif event.name == "StakeSlashed":
+            licenses.mark_slashed(session, license_id, a["remaining"])
+
+    # ------------------------------------------------------------------ background thread
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="chain-mirror", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except DeepReorg as exc:
+                log.error("%s", exc)
+            except Exception:  # RPC hiccups: try again next round
+                log.exception("chain mirror poll failed")
+            self._stop.wait(self.poll_interval)

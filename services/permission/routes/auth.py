@@ -1,0 +1,24 @@
+"""Sign-in routes: challenge, then token."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.permission.routes.deps import ServiceDep
+from services.permission.schemas import ChallengeIn, ChallengeOut, TokenIn, TokenOut
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.post("/challenge", response_model=ChallengeOut)
+def create_challenge(body: ChallengeIn, svc: ServiceDep) -> ChallengeOut:
+    """An EIP-4361-style message for `address` to sign; valid once, for a few minutes."""
+    challenge = svc.auth.challenge(body.role, body.address, body.license_id)
+    return ChallengeOut(nonce=challenge.nonce, message=challenge.message, expires_at=challenge.expires_at)
+
+
+@router.post("/token", response_model=TokenOut)
+def create_token(body: TokenIn, svc: ServiceDep) -> TokenOut:
+    """Exchange a signed challenge for a bearer token (host tokens are scoped to one license)."""
+    token, who, expires_at = svc.auth.sign_in(body.nonce, bytes.fromhex(body.signature[2:]))
+    return TokenOut(token=token, role=who.role, address=who.address, license_id=who.license_id,
+                    expires_at=expires_at)

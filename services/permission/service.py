@@ -1,0 +1,90 @@
+"""Wires one permission service together: settings -> database, signer, writer, auth, books,
+and (with a deployment and an RPC node) the chain view and mirror."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from oml_core import typed_data as td
+from services.permission.auth import Authenticator
+from services.permission.books import Books
+from services.permission.config import Settings
+from services.permission.db.migrate import upgrade
+from services.permission.db.session import Database
+from services.permission.issuance import PermissionWriter
+from services.permission.signer import Signer, SignerConfigError, load_private_key
+
+
+@dataclass
+class Service:
+    settings: Settings
+    db: Database
+    signer: Signer
+    writer: PermissionWriter
+    auth: Authenticator
+    books: Books
+    mirror: object | None = None  # services.permission.mirror.ChainMirror when a chain is configured
+    background: list = field(default_factory=list)
+
+    @property
+    def chain_id(self) -> int:
+        return self.signer.permission_domain.chain_id
+
+    def start(self) -> None:
+        self.writer.start()
+        if self.mirror is not None and self.settings.mirror:
+            self.mirror.start()
+
+    def stop(self) -> None:
+        if self.mirror is not None:
+            self.mirror.stop()
+        self.writer.stop()
+        self.db.dispose()
+
+
+def _domains(settings: Settings, deployment) -> tuple[td.Domain, td.Domain]:
+    if deployment is not None:
+        return (td.Domain(deployment.chain_id, deployment.address("ClaimManager")),
+                td.Domain(deployment.chain_id, deployment.address("UsageSettlement")))
+    if settings.chain_id is None or not settings.claim_manager or not settings.usage_settlement:
+        raise SignerConfigError("give OML_PERMISSION_DEPLOYMENT, or CHAIN_ID, CLAIM_MANAGER and "
+                                "USAGE_SETTLEMENT, so σ and vouchers are bound to a deployment")
+    return (td.Domain(settings.chain_id, settings.claim_manager),
+            td.Domain(settings.chain_id, settings.usage_settlement))
+
+
+def build_service(settings: Settings, *, private_key: bytes | None = None,
+                  is_active_verifier: Callable[[str], bool] | None = None,
+                  clock: Callable[[], float] = time.time, migrate: bool = True,
+                  deployment=None, w3=None) -> Service:
+    """`deployment` and `w3` (tests) stand in for settings.deployment and its RPC URL."""
+    if deployment is None and settings.deployment is not None:
+        from oml_core.chain.deployment import Deployment
+
+        deployment = Deployment.load(settings.deployment)
+    if deployment is not None and w3 is None and (rpc_url := settings.rpc_url or deployment.rpc_url):
+        from oml_core.chain.client import connect
+
+        w3 = connect(rpc_url)
+    permission_domain, voucher_domain = _domains(settings, deployment)
+    signer = Signer(private_key if private_key is not None else load_private_key(settings),
+                    permission_domain, voucher_domain)
+    if migrate:
+        upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    mirror = None
+    if w3 is not None:
+        from services.permission.mirror import ChainMirror
+
+        mirror = ChainMirror(db, w3, deployment, settings.confirmations, settings.poll_interval_s,
+                             settings.log_chunk_blocks)
+        if is_active_verifier is None:
+            registry = deployment.contract(w3, "VerifierRegistry")
+            is_active_verifier = lambda address: bool(registry.functions.isActive(address).call())
+    if is_active_verifier is None:
+        is_active_verifier = lambda address: False
+    writer = PermissionWriter(db, signer, settings.epoch_seconds, settings.group_commit_max, clock)
+    auth = Authenticator(db, settings.service_domain, permission_domain.chain_id,
+                         settings.challenge_ttl_s, settings.token_ttl_s, is_active_verifier, clock)
+    return Service(settings, db, signer, writer, auth, Books(db, signer, clock), mirror)

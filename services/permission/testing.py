@@ -1,0 +1,71 @@
+"""Test support for this service and for services that talk to it (host, verifier): a fresh
+database on SQLite or on a throw-away PostgreSQL schema. Not used by the service itself."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+POSTGRES_HOST = "127.0.0.1"
+POSTGRES_PORT = 5432
+POSTGRES_DB = "test"
+_base_url: str | None = None
+
+
+def postgres_base_url() -> str | None:
+    """SQLAlchemy URL of the local test PostgreSQL (trust auth, user postgres or root), or None."""
+    global _base_url
+    if _base_url is None:
+        import psycopg
+
+        _base_url = ""
+        for user in ("postgres", "root"):
+            try:
+                psycopg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, dbname=POSTGRES_DB, user=user,
+                                connect_timeout=2).close()
+            except psycopg.OperationalError:
+                continue
+            _base_url = f"postgresql+psycopg://{user}@{POSTGRES_HOST}:{POSTGRES_PORT}/{POSTGRES_DB}"
+            break
+    return _base_url or None
+
+
+def postgres_url_or_skip() -> str:
+    """For pytest: the base URL; skip without PostgreSQL, fail if OML_REQUIRE_POSTGRES is set."""
+    import pytest
+
+    url = postgres_base_url()
+    if url is None:
+        where = f"{POSTGRES_HOST}:{POSTGRES_PORT}/{POSTGRES_DB}"
+        if os.environ.get("OML_REQUIRE_POSTGRES"):
+            pytest.fail(f"OML_REQUIRE_POSTGRES is set but no PostgreSQL answers at {where}")
+        pytest.skip(f"PostgreSQL is not running at {where}: PostgreSQL half skipped")
+    return url
+
+
+@contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A URL whose search_path is a new schema, dropped afterwards: tests never see each other."""
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        engine.dispose()
+
+
+@contextmanager
+def database_url(kind: str, directory) -> Iterator[str]:
+    """`kind` is "sqlite" (a file in `directory`) or "postgres" (skips when there is none)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory}/permission.db"
+    else:
+        with postgres_schema(postgres_url_or_skip()) as url:
+            yield url

@@ -1,0 +1,151 @@
+"""Crash test of the permission service: a real `oml permission serve` (uvicorn) on loopback,
+a client firing a burst of σ requests, the server SIGKILLed mid-burst and restarted. Every σ the
+client received must be in the database and in the next voucher; no sequence is used twice and
+none is skipped. Runs on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from eth_account import Account
+from sqlalchemy import select
+
+from oml_core import typed_data as td
+from oml_core.merkle import MerkleTree, verify
+from services.permission import testing
+from services.permission.client import PermissionClient, ServiceError, permission_of
+from services.permission.db.migrate import upgrade
+from services.permission.db.models import PermissionRecord
+from services.permission.db.session import Database
+from services.permission.licenses import upsert_license
+
+CLAIM_MANAGER = "0x" + "c1" * 20
+USAGE_SETTLEMENT = "0x" + "5e" * 20
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m oml_core.cli.main permission serve` in its own process group."""
+
+    def __init__(self, database_url: str, signer: bytes, log_path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "OML_PERMISSION_DATABASE_URL": database_url,
+                    "OML_PERMISSION_SIGNER_KEY": signer.hex(), "OML_PERMISSION_CHAIN_ID": "31337",
+                    "OML_PERMISSION_CLAIM_MANAGER": CLAIM_MANAGER,
+                    "OML_PERMISSION_USAGE_SETTLEMENT": USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
+        self.log_path, self.process = log_path, None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "oml_core.cli.main", "permission", "serve", "--port", str(self.port),
+                 "--log-level", "warning"], env=self.env, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not come up in 30 s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the group we started, nothing else
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    with testing.database_url(request.param, tmp_path) as url:
+        yield url
+
+
+def test_sigkill_mid_burst_loses_no_received_sigma_and_reuses_no_sequence(database_url, tmp_path):
+    signer, host_key = secrets.token_bytes(32), secrets.token_bytes(32)
+    upgrade(database_url)
+    db = Database(database_url)
+    with db.write() as session:
+        upsert_license(session, 1, model_id=1, host=Account.from_key(host_key).address,
+                       expires_at=int(time.time()) + 86_400, quota=0, price_per_query=10**15, stake=10**19)
+    server = Server(database_url, signer, tmp_path / "server.log")
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            token = PermissionClient(http).sign_in(host_key, "host", 1)["token"]
+
+        received: list[dict] = []
+        lock, stop = threading.Lock(), threading.Event()
+
+        def burst(worker: int) -> None:
+            with httpx.Client(base_url=server.url, timeout=10) as http:
+                client = PermissionClient(http, token)
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    try:
+                        if i % 4 == 0:
+                            got = client.permissions(1, [secrets.token_bytes(32) for _ in range(8)])
+                        else:
+                            got = [client.permission(1, secrets.token_bytes(32))]
+                    except (httpx.HTTPError, ServiceError):
+                        return  # the server died: what we did not receive, we may not count on
+                    with lock:
+                        received.extend(got)
+
+        threads = [threading.Thread(target=burst, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        while len(received) < 150:  # kill while requests are surely in flight
+            time.sleep(0.01)
+        server.kill()
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert len(received) >= 150
+
+        server.start()  # same database, fresh process
+        sequences = [r["sequence"] for r in received]
+        assert len(sequences) == len(set(sequences)), "a sequence was handed out twice"
+        with db.read() as session:
+            stored = {r.sequence: r for r in session.execute(
+                select(PermissionRecord).where(PermissionRecord.license_id == 1)).scalars()}
+        assert sorted(stored) == list(range(1, len(stored) + 1)), "sequences have a gap"
+        print(f"received {len(received)} σ before SIGKILL; {len(stored)} committed")
+        for body in received:
+            row = stored[body["sequence"]]
+            assert "0x" + row.query_hash.hex() == body["query_hash"]
+            assert "0x" + row.signature.hex() == body["signature"]
+
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            client = PermissionClient(http, token)  # tokens survive the restart
+            after = client.permission(1, secrets.token_bytes(32))
+            assert after["sequence"] == len(stored) + 1  # the counter resumed where the DB was
+            voucher = client.sign_voucher(1)
+            assert voucher["cumulative_queries"] == len(stored) + 1
+            root = bytes.fromhex(voucher["usage_root"][2:])
+            leaves = [stored[n].leaf for n in sorted(stored)] + [bytes.fromhex(after["leaf"][2:])]
+            assert MerkleTree(leaves).root == root  # so every received σ (all stored) is in it
+            for body in received[:: max(1, len(received) // 40)] + received[-5:]:
+                proof = client.proof(1, body["sequence"])
+                leaf = td.permission_usage_leaf(permission_of(body))
+                assert verify([bytes.fromhex(p[2:]) for p in proof["proof"]], root, leaf)
+    finally:
+        server.kill()
+        db.dispose()

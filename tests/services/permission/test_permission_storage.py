@@ -1,0 +1,79 @@
+"""Migrations match the models on both databases; the signer key loads from a keystore or env."""
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from eth_account import Account
+from sqlalchemy import inspect
+
+from services.permission.config import Settings
+from services.permission.db.migrate import alembic_config, upgrade
+from services.permission.db.models import Base
+from services.permission.db.session import Database
+from services.permission.signer import SignerConfigError, load_private_key, write_keystore
+
+
+def test_migrations_create_exactly_the_models(database_url):
+    upgrade(database_url)
+    db = Database(database_url)
+    try:
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(conn)
+            assert compare_metadata(context, Base.metadata) == []
+        command.downgrade(alembic_config(database_url), "base")
+        with db.engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+        upgrade(database_url)  # and up again
+    finally:
+        db.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    db = Database(url)
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    db.dispose()
+
+
+def test_signer_key_from_keystore_or_environment(tmp_path, monkeypatch):
+    for name in ("SIGNER_KEY", "KEYSTORE", "KEYSTORE_PASSWORD"):
+        monkeypatch.delenv(f"OML_PERMISSION_{name}", raising=False)
+    key = secrets.token_bytes(32)
+    path = tmp_path / "signer.json"
+    # pbkdf2 with few rounds: the format is what is tested, not the KDF's strength
+    path.write_text(json.dumps(write_keystore(key, "pw", kdf="pbkdf2", iterations=16)))
+    assert load_private_key(Settings(keystore=path, keystore_password="pw")) == key
+    with pytest.raises(SignerConfigError, match="cannot decrypt"):
+        load_private_key(Settings(keystore=path, keystore_password="wrong"))
+    with pytest.raises(SignerConfigError, match="PASSWORD"):
+        load_private_key(Settings(keystore=path))
+    assert load_private_key(Settings(signer_key="0x" + key.hex())) == key
+    with pytest.raises(SignerConfigError, match="32 bytes"):
+        load_private_key(Settings(signer_key="0x1234"))
+    with pytest.raises(SignerConfigError, match="no signer key"):
+        load_private_key(Settings())
+    assert Account.from_key(key).address  # the key is a valid secp256k1 key
+
+
+def test_uint256_values_survive_storage(database_url):
+    """License ids and wei amounts above 2**63 (SQLite would store them as lossy floats)."""
+    from services.permission.db.models import License
+    from services.permission.licenses import upsert_license
+
+    upgrade(database_url)
+    db = Database(database_url)
+    big = 2**256 - 1
+    with db.write() as session:
+        upsert_license(session, big, model_id=big, host="0x" + "11" * 20, expires_at=1, quota=0,
+                       price_per_query=2**95, stake=2**96 - 1)
+    with db.read() as session:
+        row = session.get(License, big)
+        assert (row.license_id, row.model_id, row.price_per_query, row.stake) == (big, big, 2**95, 2**96 - 1)
+    db.dispose()
