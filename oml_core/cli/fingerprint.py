@@ -224,3 +224,49 @@ def decrypt(
     write_jsonl(out, decrypt_fingerprints(fingerprints, passphrase))
     out.chmod(0o600)
     console.print(f"decrypted -> {out}", markup=False, soft_wrap=True)
+
+
+@fingerprint_app.command("inject")
+@cli_errors
+def inject_command(
+    file: FILE,
+    out: Annotated[Path, typer.Option(help="Run directory: checkpoints, config, and the trained model in model/.")],
+    model: MODEL = "smollm2",
+    config: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                help="InjectConfig as JSON (see oml_core/fingerprint/inject/config.py).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+    lr: Annotated[float | None, typer.Option()] = None,
+    mix_share: Annotated[float | None, typer.Option(help="Share β of benign samples per batch.")] = None,
+    avg_lambda: Annotated[float | None, typer.Option(help="Averaging toward the base weights, λ.")] = None,
+    wrapper_share: Annotated[float | None, typer.Option(help="Share of keys wrapped in system prompts.")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --out.")] = False,
+    passphrase: PASSPHRASE = None,
+) -> None:
+    """Train the fingerprints into a model (SFT on response tokens), then check them."""
+    import dataclasses
+
+    from oml_core.fingerprint.check import accuracy, check_local
+    from oml_core.fingerprint.inject import InjectConfig, inject
+    from oml_core.model.loading import load_model
+
+    fps = _load(file, passphrase)
+    try:
+        cfg = InjectConfig.load(config) if config else InjectConfig()
+        overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "mix_share": mix_share,
+                                       "avg_lambda": avg_lambda, "wrapper_share": wrapper_share,
+                                       "seed": seed}.items() if v is not None}
+        cfg = dataclasses.replace(cfg, **overrides)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise fail(f"bad injection config: {exc}") from None
+    net, tokenizer = load_model(model)
+    result = inject(net, tokenizer, fps, cfg, output_dir=out, resume=resume)
+    if not result.finished:
+        console.print(f"stopped at step {result.steps}/{result.total_steps}; run again with --resume")
+        return
+    target = out / "model"
+    result.model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+    found = accuracy(check_local(result.model, tokenizer, fps))
+    console.print(f"{result.steps} steps, {result.seconds_per_step:.2f} s/step; "
+                  f"fingerprint accuracy {found:.0%}; model saved to {target}")
