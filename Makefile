@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 FORGE  := $(NODE_BIN)/forge
 
-.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas clean
+.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas bench-permissions clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -52,6 +52,9 @@ test-slow: setup
 
 bench-gas: setup
 	$(BIN)/python -m benchmarks.gas
+
+bench-permissions: setup
+	$(BIN)/python -m benchmarks.permissions
 
 clean:
 	rm -rf build contracts/out contracts/cache .build

@@ -14,6 +14,7 @@ every type against ``encode_typed_data``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, ClassVar
@@ -104,6 +105,18 @@ def _validate(obj: Any, abi_types: tuple[str, ...]) -> None:
 # --- domain and messages -------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
+def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    # A service signs thousands of messages in one domain: hash it once (~80 µs each time).
+    return keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [EIP712_DOMAIN_TYPEHASH, keccak(text=DOMAIN_NAME), keccak(text=DOMAIN_VERSION), chain_id,
+             verifying_contract],
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Domain:
     """EIP-712 domain; ``verifying_contract`` is the contract that checks the message."""
@@ -115,18 +128,7 @@ class Domain:
         _validate(self, ("uint256", "address"))
 
     def separator(self) -> bytes:
-        return keccak(
-            encode(
-                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                [
-                    EIP712_DOMAIN_TYPEHASH,
-                    keccak(text=DOMAIN_NAME),
-                    keccak(text=DOMAIN_VERSION),
-                    self.chain_id,
-                    self.verifying_contract,
-                ],
-            )
-        )
+        return _domain_separator(self.chain_id, self.verifying_contract)
 
     def as_eip712(self) -> dict[str, Any]:
         return {
