@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,12 +64,47 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+TOKEN_CACHE_MAX = 100_000  # tokens remembered in memory per process
+
+
+def _invalid_token() -> Refused:
+    return Refused(401, "invalid_token", "unknown or expired token: sign in again")
+
+
 class Authenticator:
     def __init__(self, db: Database, domain: str, chain_id: int, challenge_ttl: int, token_ttl: int,
                  is_active_verifier: Callable[[str], bool], clock: Callable[[], float]):
         self.db, self.domain, self.chain_id = db, domain, chain_id
         self.challenge_ttl, self.token_ttl = challenge_ttl, token_ttl
         self.is_active_verifier, self.clock = is_active_verifier, clock
+        # token hash -> (principal, expires_at). A token row never changes after it is written and
+        # is only ever deleted once expired, so a row seen once (here or by sign_in) can be
+        # answered from memory until it expires; a token this process has not seen (issued by
+        # another replica) is looked up in the database. Unknown tokens are never cached.
+        self._tokens: dict[bytes, tuple[Principal, int]] = {}
+        self._tokens_lock = threading.Lock()
+
+    def _remember(self, key: bytes, principal: Principal, expires_at: int) -> None:
+        with self._tokens_lock:
+            if len(self._tokens) >= TOKEN_CACHE_MAX:
+                now = int(self.clock())
+                self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
+                if len(self._tokens) >= TOKEN_CACHE_MAX:
+                    self._tokens.clear()  # only a cache: the database still has every token
+            self._tokens[key] = (principal, expires_at)
+
+    def cached_principal(self, token: str) -> Principal | None:
+        """The token's principal from memory (no database), None when this process has not seen
+        the token yet; raises 401 for a token it knows to have expired."""
+        key = token_hash(token)
+        entry = self._tokens.get(key)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if expires_at <= int(self.clock()):
+            self._tokens.pop(key, None)
+            raise _invalid_token()
+        return principal
 
     def _check_host(self, session, address: str, license_id: int) -> None:
         host = session.execute(select(License.host).where(License.license_id == license_id)).scalar()
@@ -144,11 +180,18 @@ class Authenticator:
                                                  address=principal.address,
                                                  license_id=principal.license_id,
                                                  expires_at=expires_at))
+        self._remember(token_hash(token), principal, expires_at)  # after COMMIT only
         return token, principal, expires_at
 
     def authenticate(self, token: str) -> Principal:
+        cached = self.cached_principal(token)
+        if cached is not None:
+            return cached
+        key = token_hash(token)
         with self.db.read() as session:
-            row = session.get(Token, token_hash(token))
+            row = session.get(Token, key)
         if row is None or row.expires_at <= int(self.clock()):
-            raise Refused(401, "invalid_token", "unknown or expired token: sign in again")
-        return Principal(row.role, row.address, row.license_id)
+            raise _invalid_token()
+        principal = Principal(row.role, row.address, row.license_id)
+        self._remember(key, principal, row.expires_at)
+        return principal

@@ -6,6 +6,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 
+from coincurve import PrivateKey
 from eth_account import Account
 
 from oml_core import typed_data as td
@@ -27,11 +28,16 @@ class Signer:
         # Every σ response names the signer; deriving it from the key costs ~150 µs.
         return Account.from_key(self.private_key).address
 
+    @functools.cached_property
+    def _key(self) -> PrivateKey:
+        # Building a coincurve key from bytes costs more than one signature: build it once.
+        return PrivateKey(bytes(self.private_key))
+
     def sign_permission(self, permission: td.Permission) -> bytes:
-        return td.sign_typed(permission, self.permission_domain, self.private_key)
+        return td.sign_typed(permission, self.permission_domain, self._key)
 
     def sign_voucher(self, voucher: td.UsageVoucher) -> bytes:
-        return td.sign_typed(voucher, self.voucher_domain, self.private_key)
+        return td.sign_typed(voucher, self.voucher_domain, self._key)
 
 
 def load_private_key(settings: Settings) -> bytes:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from services.permission.auth import Principal
 from services.permission.errors import Refused, wrong_license
@@ -13,16 +14,23 @@ from services.permission.service import Service
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /v1/auth/token")
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: a plain `def` dependency would cost a threadpool round trip on every request
     return request.app.state.service
 
 
-def principal(request: Request,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+async def principal(request: Request,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Refused(401, "missing_token", "sign in (POST /v1/auth/challenge, /v1/auth/token) "
                                             "and send Authorization: Bearer <token>")
-    return request.app.state.service.auth.authenticate(credentials.credentials)
+    auth = request.app.state.service.auth
+    # A token this process already knows is answered on the event loop, without a database
+    # session or a threadpool hop; any other goes to the database in a worker thread.
+    who = auth.cached_principal(credentials.credentials)
+    if who is None:
+        who = await run_in_threadpool(auth.authenticate, credentials.credentials)
+    return who
 
 
 def require_reader(who: Principal, license_id: int) -> None:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from services.permission.errors import Refused
 from services.permission.issuance import Issued
@@ -22,6 +24,7 @@ from services.permission.schemas import (
     PermissionBatchOut,
     PermissionIn,
     PermissionOut,
+    hex0x,
 )
 from services.permission.service import Service
 
@@ -29,34 +32,62 @@ router = APIRouter(tags=["permissions"])
 WRITER_TIMEOUT_S = 30.0
 
 
+def _relay(source: Future, waiter: asyncio.Future) -> None:
+    """On the event loop: copy the writer's outcome to the request's waiter (if still waiting)."""
+    if waiter.done():  # timed out, or the client hung up
+        return
+    exc = source.exception()
+    if exc is not None:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(source.result())
+
+
+def _timeout(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(Refused(503, "writer_timeout", "σ could not be stored in time; retry"))
+
+
 async def _issue(svc: Service, license_id: int, hashes: list[str]) -> list[Issued]:
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
     future = svc.writer.submit(license_id, [bytes.fromhex(h[2:]) for h in hashes])
+    # The writer's future is never cancelled from here: a client that hangs up (or a timeout)
+    # only drops its waiter, while the σ may still commit (as with asyncio.shield before).
+    # One callback from the writer thread wakes the loop; no task or thread per request.
+    future.add_done_callback(lambda f: loop.call_soon_threadsafe(_relay, f, waiter))
+    timer = loop.call_later(WRITER_TIMEOUT_S, _timeout, waiter)
     try:
-        # shield: a client that hangs up must not cancel the future (the σ may still commit)
-        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), WRITER_TIMEOUT_S)
-    except TimeoutError:
-        raise Refused(503, "writer_timeout", "σ could not be stored in time; retry") from None
+        return await waiter
+    finally:
+        timer.cancel()
+
+
+def _permission_json(issued: Issued, signer: str) -> dict:
+    # the fields of PermissionOut (the documented response_model), built without re-validating
+    return {"license_id": issued.license_id, "query_hash": hex0x(issued.query_hash),
+            "sequence": issued.sequence, "issued_at": issued.issued_at, "epoch": issued.epoch,
+            "signature": hex0x(issued.signature), "signer": signer, "leaf": hex0x(issued.leaf)}
 
 
 @router.post("/v1/permissions", response_model=PermissionOut)
-async def issue_one(body: PermissionIn, who: PrincipalDep,
-                    svc: ServiceDep) -> PermissionOut:
+async def issue_one(body: PermissionIn, who: PrincipalDep, svc: ServiceDep) -> JSONResponse:
     """σ(q) for one query; stored durably before this response is sent."""
     require_host_of(who, body.license_id)
     (issued,) = await _issue(svc, body.license_id, [body.query_hash])
-    return permission_out(issued, svc.signer.address)
+    return JSONResponse(_permission_json(issued, svc.signer.address))
 
 
 @router.post("/v1/permissions/batch", response_model=PermissionBatchOut)
-async def issue_batch(body: PermissionBatchIn, who: PrincipalDep,
-                      svc: ServiceDep) -> PermissionBatchOut:
+async def issue_batch(body: PermissionBatchIn, who: PrincipalDep, svc: ServiceDep) -> JSONResponse:
     """σ for several queries at once, consecutive sequence numbers, all or none."""
     require_host_of(who, body.license_id)
     if len(body.query_hashes) > svc.settings.max_batch:
         raise Refused(413, "batch_too_large",
                       f"{len(body.query_hashes)} queries in one batch; at most {svc.settings.max_batch}")
     issued = await _issue(svc, body.license_id, body.query_hashes)
-    return PermissionBatchOut(permissions=[permission_out(i, svc.signer.address) for i in issued])
+    signer = svc.signer.address
+    return JSONResponse({"permissions": [_permission_json(i, signer) for i in issued]})
 
 
 @router.get("/v1/licenses/{license_id}/permissions/{query_hash}", response_model=LookupOut)
