@@ -21,10 +21,6 @@ import json
 import os
 import platform
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -38,14 +34,12 @@ from rich.console import Console
 from rich.table import Table
 
 from oml_core import typed_data as td
+from services.permission import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "BENCHMARKS.md"
 PLOT = ROOT / "docs" / "bench_permissions.png"
 
-CHAIN_ID = 31337
-CLAIM_MANAGER = "0x" + "c1" * 20
-USAGE_SETTLEMENT = "0x" + "5e" * 20
 LICENSE_ID = 1
 
 RAW_SIGNATURES = 20_000
@@ -69,7 +63,7 @@ TARGET_SINGLE_P99_MS = 20.0
 def raw_signing_rate(n: int = RAW_SIGNATURES) -> float:
     """σ/s of sign_digest alone over n precomputed Permission digests (one thread)."""
     key = secrets.token_bytes(32)
-    domain = td.Domain(CHAIN_ID, CLAIM_MANAGER)
+    domain = td.Domain(testing.CHAIN_ID, testing.CLAIM_MANAGER)
     now = int(time.time())
     digests = [td.Permission(LICENSE_ID, secrets.token_bytes(32), i + 1, now).digest(domain)
                for i in range(n)]
@@ -83,7 +77,7 @@ def in_process_sigma_rate(n: int = 5_000) -> float:
     """σ/s of what the writer does per σ besides the database (for context, not a target):
     build the Permission, its EIP-712 digest, sign it, and its usage leaf."""
     key = secrets.token_bytes(32)
-    domain = td.Domain(CHAIN_ID, CLAIM_MANAGER)
+    domain = td.Domain(testing.CHAIN_ID, testing.CLAIM_MANAGER)
     now = int(time.time())
     hashes = [secrets.token_bytes(32) for _ in range(n)]
     started = time.perf_counter()
@@ -95,12 +89,6 @@ def in_process_sigma_rate(n: int = 5_000) -> float:
 
 
 # --------------------------------------------------------------------------- the service
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -120,68 +108,6 @@ def _machine_busy_seconds() -> float:
         return 0.0
     user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-class Server:
-    """`python -m oml_core.cli.main permission serve` on loopback, in its own process group."""
-
-    def __init__(self, database_url: str, signer: bytes, log_path: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "OML_PERMISSION_DATABASE_URL": database_url,
-                    "OML_PERMISSION_SIGNER_KEY": signer.hex(), "OML_PERMISSION_CHAIN_ID": str(CHAIN_ID),
-                    "OML_PERMISSION_CLAIM_MANAGER": CLAIM_MANAGER,
-                    "OML_PERMISSION_USAGE_SETTLEMENT": USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
-        self.log_path, self.process = log_path, None
-
-    def __enter__(self) -> Server:  # noqa: PYI034 (final in practice)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "oml_core.cli.main", "permission", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--log-level", "warning"],
-                env=self.env, stdout=log, stderr=log, start_new_session=True, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("server did not come up in 60 s")
-
-    def cpu_seconds(self) -> float:
-        return _cpu_seconds(self.process.pid)
-
-    def __exit__(self, *_exc) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)  # the group we started; graceful: writer stops
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-
-def seed_license(database_url: str, host_key: bytes) -> None:
-    """Migrate and upsert license 1 directly (no chain), as the tests' seed_license does."""
-    from services.permission.db.migrate import upgrade
-    from services.permission.db.session import Database
-    from services.permission.licenses import upsert_license
-
-    upgrade(database_url)
-    db = Database(database_url)
-    try:
-        with db.write() as session:
-            upsert_license(session, LICENSE_ID, model_id=1, host=Account.from_key(host_key).address,
-                           expires_at=int(time.time()) + 86_400, quota=0, price_per_query=10**15,
-                           stake=10**19)
-    finally:
-        db.dispose()
 
 
 def stored_sigma(database_url: str) -> tuple[int, int]:
@@ -239,7 +165,7 @@ def _bodies(route: str, count: int) -> list[bytes]:
             for _ in range(count)]
 
 
-async def _drive(server: Server, token: str, phase: Phase, seconds: float, max_requests: int,
+async def _drive(server: testing.ServiceProcess, token: str, phase: Phase, seconds: float, max_requests: int,
                  record: bool) -> None:
     path = "/v1/permissions" if phase.route == "single" else "/v1/permissions/batch"
     per_request = 1 if phase.route == "single" else BATCH_SIZE
@@ -250,7 +176,7 @@ async def _drive(server: Server, token: str, phase: Phase, seconds: float, max_r
     async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=30) as client:
         started = time.perf_counter()
         deadline = started + seconds
-        cpu_server, cpu_client, cpu_all = server.cpu_seconds(), time.process_time(), _machine_busy_seconds()
+        cpu_server, cpu_client, cpu_all = _cpu_seconds(server.process.pid), time.process_time(), _machine_busy_seconds()
 
         async def worker() -> None:
             nonlocal next_body
@@ -282,13 +208,13 @@ async def _drive(server: Server, token: str, phase: Phase, seconds: float, max_r
         await asyncio.gather(*(worker() for _ in range(phase.concurrency)))
         if record:
             phase.seconds = time.perf_counter() - started
-            phase.server_cpu = (server.cpu_seconds() - cpu_server) / phase.seconds
+            phase.server_cpu = (_cpu_seconds(server.process.pid) - cpu_server) / phase.seconds
             phase.client_cpu = (time.process_time() - cpu_client) / phase.seconds
             phase.other_cpu = max(0.0, (_machine_busy_seconds() - cpu_all) / phase.seconds
                                   - phase.server_cpu - phase.client_cpu)
 
 
-def run_phase(server: Server, token: str, backend: str, route: str, concurrency: int) -> Phase:
+def run_phase(server: testing.ServiceProcess, token: str, backend: str, route: str, concurrency: int) -> Phase:
     max_requests = SINGLE_MAX_REQUESTS if route == "single" else BATCH_MAX_REQUESTS
     warmup = Phase(backend, route, concurrency)
     asyncio.run(_drive(server, token, warmup, WARMUP_S, max_requests, record=False))
@@ -300,7 +226,7 @@ def run_phase(server: Server, token: str, backend: str, route: str, concurrency:
 
 def _check_samples(phase: Phase, signer: str) -> None:
     """The σ received are real: each sample recovers to the service's signer."""
-    domain = td.Domain(CHAIN_ID, CLAIM_MANAGER)
+    domain = td.Domain(testing.CHAIN_ID, testing.CLAIM_MANAGER)
     from services.permission.client import permission_of
 
     for body in phase.samples:
@@ -313,8 +239,8 @@ def bench_backend(backend: str, database_url: str, workdir: Path, console: Conso
     from services.permission.client import PermissionClient
 
     signer, host_key = secrets.token_bytes(32), secrets.token_bytes(32)
-    seed_license(database_url, host_key)
-    with Server(database_url, signer, workdir / f"server-{backend}.log") as server:
+    testing.seed_license(database_url, host_key, LICENSE_ID)
+    with testing.ServiceProcess(database_url, signer, workdir / f"server-{backend}.log") as server:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             token = PermissionClient(http).sign_in(host_key, "host", LICENSE_ID)["token"]
         phases = []
@@ -469,7 +395,6 @@ def plot(raw: float, pipeline: float, phases: list[Phase]) -> None:
 
 
 def main() -> None:
-    from services.permission import testing
 
     console = Console()
     if not console.is_terminal:

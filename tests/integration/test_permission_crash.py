@@ -4,71 +4,20 @@ client received must be in the database and in the next voucher; no sequence is 
 none is skipped. Runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 import pytest
-from eth_account import Account
 from sqlalchemy import select
 
 from oml_core import typed_data as td
 from oml_core.merkle import MerkleTree, verify
 from services.permission import testing
 from services.permission.client import PermissionClient, ServiceError, permission_of
-from services.permission.db.migrate import upgrade
 from services.permission.db.models import PermissionRecord
 from services.permission.db.session import Database
-from services.permission.licenses import upsert_license
-
-CLAIM_MANAGER = "0x" + "c1" * 20
-USAGE_SETTLEMENT = "0x" + "5e" * 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`python -m oml_core.cli.main permission serve` in its own process group."""
-
-    def __init__(self, database_url: str, signer: bytes, log_path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "OML_PERMISSION_DATABASE_URL": database_url,
-                    "OML_PERMISSION_SIGNER_KEY": signer.hex(), "OML_PERMISSION_CHAIN_ID": "31337",
-                    "OML_PERMISSION_CLAIM_MANAGER": CLAIM_MANAGER,
-                    "OML_PERMISSION_USAGE_SETTLEMENT": USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
-        self.log_path, self.process = log_path, None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "oml_core.cli.main", "permission", "serve", "--port", str(self.port),
-                 "--log-level", "warning"], env=self.env, stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not come up in 30 s")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)  # the group we started, nothing else
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -79,12 +28,9 @@ def database_url(request, tmp_path):
 
 def test_sigkill_mid_burst_loses_no_received_sigma_and_reuses_no_sequence(database_url, tmp_path):
     signer, host_key = secrets.token_bytes(32), secrets.token_bytes(32)
-    upgrade(database_url)
+    testing.seed_license(database_url, host_key)
     db = Database(database_url)
-    with db.write() as session:
-        upsert_license(session, 1, model_id=1, host=Account.from_key(host_key).address,
-                       expires_at=int(time.time()) + 86_400, quota=0, price_per_query=10**15, stake=10**19)
-    server = Server(database_url, signer, tmp_path / "server.log")
+    server = testing.ServiceProcess(database_url, signer, tmp_path / "server.log")
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:

@@ -7,9 +7,8 @@ from eth_account import Account
 
 from services.permission.config import Settings
 from services.permission.licenses import upsert_license
+from services.permission.testing import CLAIM_MANAGER, USAGE_SETTLEMENT
 
-CLAIM_MANAGER = "0x" + "c1" * 20
-USAGE_SETTLEMENT = "0x" + "5e" * 20
 START = 1_800_000_000  # fake clock start (unix seconds)
 PRICE = 10**15
 
