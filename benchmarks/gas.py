@@ -19,11 +19,11 @@ from rich.console import Console
 from rich.table import Table
 
 from oml_core import typed_data as td
-from oml_core.chain.anvil import AnvilNode
+from oml_core.chain.anvil import AnvilNode, advance_time
 from oml_core.chain.client import connect
 from oml_core.chain.deployment import VerifierParams, deploy
 from oml_core.contracts import ClaimInput, OMLContracts
-from oml_core.demo import DEMO_TERMS, ETH, _fingerprints
+from oml_core.demo import DEMO_TERMS, ETH, stand_in_fingerprints
 from oml_core.merkle import MerkleTree
 
 TARGETS = {"open claim (3-of-4 quorum)": 150_000, "refute": 60_000, "execute slash": 80_000,
@@ -78,7 +78,7 @@ def measure() -> list[GasFigure]:
             model_id, "https://host.example/v1", terms_hash), value=20 * ETH)
         out.append(_figure(w3, "stake + acquire license", receipt))
         license_id = oml.event(oml.licenses, "LicenseAcquired", receipt)["licenseId"]
-        fingerprints = _fingerprints(64)
+        fingerprints = stand_in_fingerprints(64)
         tree = MerkleTree([td.fingerprint_leaf(*f) for f in fingerprints])
         oml.set_fingerprint_commitment(admin, license_id, tree.root, b"\1" * 32)
         oml.deposit_escrow(host, license_id, ETH)
@@ -103,8 +103,7 @@ def measure() -> list[GasFigure]:
         permission = td.Permission(license_id, fingerprints[0][0], 1, w3.eth.get_block("latest")["timestamp"])
         out.append(_figure(w3, "refute", oml.refute(host, first, permission, oml.sign_permission(signer, permission))))
         second = claim(2)
-        w3.provider.make_request("evm_increaseTime", [DEMO_TERMS.challenge_window + 1])
-        w3.provider.make_request("evm_mine", [])
+        advance_time(w3, DEMO_TERMS.challenge_window + 1)
         oml.execute(relayer, oml.opened_claim(typical.claim_id))  # the model already has revenue after settle
         out.append(_figure(w3, "execute slash", oml.execute(relayer, second)))
         out.append(_figure(w3, "owner withdraw revenue", oml.sender(admin).send(

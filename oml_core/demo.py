@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from oml_core import typed_data as td
-from oml_core.chain.anvil import AnvilNode
+from oml_core.chain.anvil import AnvilNode, advance_time
 from oml_core.chain.client import connect
 from oml_core.chain.deployment import VerifierParams, deploy
 from oml_core.contracts import ClaimInput, OMLContracts
@@ -54,12 +54,7 @@ def _eth(wei: int) -> str:
     return f"{wei / ETH:.4f} ETH"
 
 
-def _advance(w3, seconds: int) -> None:
-    w3.provider.make_request("evm_increaseTime", [seconds])
-    w3.provider.make_request("evm_mine", [])
-
-
-def _fingerprints(n: int) -> list[tuple[bytes, bytes, bytes]]:
+def stand_in_fingerprints(n: int) -> list[tuple[bytes, bytes, bytes]]:
     """(queryHash, responseHash, salt) of n stand-in fingerprints (the real ones come from oml_core)."""
     out = []
     for i in range(n):
@@ -100,7 +95,7 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
 
     step("Host stakes and acquires a license", "stake 20 ETH, fee escrow 1 ETH")
     license_id = oml.acquire_license(a.host, model_id, "https://host.example/v1", 20 * ETH)
-    fingerprints = _fingerprints(8)
+    fingerprints = stand_in_fingerprints(8)
     tree = MerkleTree([td.fingerprint_leaf(*f) for f in fingerprints])
     oml.set_fingerprint_commitment(a.admin, license_id, tree.root, td.response_hash("license weights"))
     oml.deposit_escrow(a.host, license_id, ETH)
@@ -135,7 +130,7 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
 
     step("Unpermitted use is slashed", "fingerprint 1 answered with no σ; nobody can refute it")
     true_claim = _claim(oml, a, license_id, fingerprints, tree, 1)
-    _advance(w3, DEMO_TERMS.challenge_window + 1)
+    advance_time(w3, DEMO_TERMS.challenge_window + 1)
     receipt = oml.execute(a.claimant, true_claim)
     slashed = oml.event(oml.claims, "ClaimExecuted", receipt)
     console.print(f"  claim {true_claim.claim_id}: {oml.claim_status(true_claim.claim_id)}; slashed "
@@ -144,7 +139,7 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
 
     step("Host exits", "request, wait out the unbonding period, withdraw stake and unused escrow")
     oml.request_exit(a.host, license_id)
-    _advance(w3, DEMO_TERMS.unbonding_period + 1)
+    advance_time(w3, DEMO_TERMS.unbonding_period + 1)
     stake_back = oml.withdraw_stake(a.host, license_id)
     escrow_back = oml.withdraw_escrow(a.host, license_id)
     console.print(f"  stake returned {_eth(stake_back)}, escrow returned {_eth(escrow_back)}")

@@ -56,6 +56,12 @@ _LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 _PR_SET_PDEATHSIG = 1
 
 
+def advance_time(w3, seconds: int) -> None:
+    """Moves a dev chain's clock forward and mines a block at the new time (anvil's evm_* RPCs)."""
+    w3.provider.make_request("evm_increaseTime", [seconds])
+    w3.provider.make_request("evm_mine", [])
+
+
 def _die_with_parent() -> None:
     # Linux: SIGTERM anvil when the process that started it dies, even by SIGKILL,
     # so crashed test runs do not leave nodes behind. One libc call between fork and exec.
