@@ -223,12 +223,12 @@ contract ClaimManager is TypedData, PaymentSender {
 
     /// @notice A claim's status.
     function claimStatus(uint256 claimId) public view returns (ClaimStatus) {
-        return ClaimStatus(uint256(_claims[claimId]) & _STATUS_MASK);
+        return _statusOf(_claims[claimId]);
     }
 
     /// @notice Whether `r` is the record of `claimId`.
     function matchesRecord(uint256 claimId, ClaimRecord calldata r) external view returns (bool) {
-        return _claims[claimId] != 0 && _clearStatus(_claims[claimId]) == _clearStatus(keccak256(abi.encode(r)));
+        return _matches(_claims[claimId], r);
     }
 
     /// @notice The claim that holds `leaf`: open, or closed (then the leaf is spent for ever); 0 if none.
@@ -331,11 +331,18 @@ contract ClaimManager is TypedData, PaymentSender {
         returns (bytes32 stored)
     {
         stored = _claims[claimId];
-        if (stored == 0 || _clearStatus(stored) != _clearStatus(keccak256(abi.encode(r)))) {
-            revert ClaimManager__RecordMismatch(claimId);
-        }
-        ClaimStatus status = ClaimStatus(uint256(stored) & _STATUS_MASK);
+        if (!_matches(stored, r)) revert ClaimManager__RecordMismatch(claimId);
+        ClaimStatus status = _statusOf(stored);
         if (status != expected) revert ClaimManager__WrongStatus(claimId, status);
+    }
+
+    /// @dev A stored slot matches a record when all but its status byte equal the record's hash.
+    function _matches(bytes32 stored, ClaimRecord calldata r) private pure returns (bool) {
+        return stored != 0 && _clearStatus(stored) == _clearStatus(keccak256(abi.encode(r)));
+    }
+
+    function _statusOf(bytes32 stored) private pure returns (ClaimStatus) {
+        return ClaimStatus(uint256(stored) & _STATUS_MASK);
     }
 
     function _stamp(bytes32 recordHash, ClaimStatus status) private pure returns (bytes32) {
