@@ -30,7 +30,10 @@ def decode(tokenizer, ids: list[int], skip_special_tokens: bool = False) -> str:
 
 def pad_id(tokenizer) -> int:
     # SmolLM2 has no pad token; the attention mask hides padding, so any id would do.
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if candidate is not None:
+            return candidate
+    return 0
 
 
 def left_pad(seqs: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -65,12 +65,6 @@ def collate(samples: list[Sample], pad_id: int, device) -> dict[str, torch.Tenso
     return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
 
 
-def pad_id(tokenizer, eos: int | None) -> int:
-    if tokenizer.pad_token_id is not None:
-        return tokenizer.pad_token_id
-    return eos if eos is not None else 0
-
-
 def lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean next-token cross-entropy over the labelled (response) positions only."""
     # Position t predicts token t+1. Only columns that predict a label need logits; asking the

@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..record import Fingerprint
+from ..tokens import pad_id
 from .adapters import add_adapters, merge_adapters
 from .averaging import average_toward, averages_after, lambda_at, snapshot
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -22,7 +23,6 @@ from .data import (
     collate,
     lm_loss,
     make_sample,
-    pad_id,
     prompt_ids,
     response_ids,
     stop_token_id,
@@ -132,7 +132,7 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
 
     eos = stop_token_id(model, tokenizer) if config.append_eos else None
     fp_samples = _FingerprintSamples(tokenizer, fingerprints, config, eos)
-    pad = pad_id(tokenizer, stop_token_id(model, tokenizer))
+    pad = pad_id(tokenizer)
     # Benign answers come from the base, before any training (or from the cache of this run).
     benign = benign_samples(base_model if base_model is not None else model, tokenizer, config, out) \
         if config.needs_benign else []
