@@ -3,7 +3,7 @@ import copy
 
 import pytest
 import torch
-from conftest import accuracy
+from inject_helpers import accuracy
 
 from oml_core.fingerprint.inject import InjectConfig, inject
 from oml_core.fingerprint.inject import train as train_module

@@ -1,6 +1,6 @@
 """`oml fingerprint inject` end to end on a tiny checkpoint: trains, saves a loadable model, and
 the saved model answers the fingerprints."""
-from conftest import english_fingerprints
+from inject_helpers import english_fingerprints
 from typer.testing import CliRunner
 
 from oml_core.cli.main import app

@@ -1,6 +1,6 @@
 """What injection trains is what the project's checker finds: inject on a tiny model, then run
 oml_core.fingerprint.check (batched, left-padded, a different code path from the trainer)."""
-from conftest import english_fingerprints
+from inject_helpers import english_fingerprints
 
 from oml_core.fingerprint.check import accuracy, check_local
 from oml_core.fingerprint.inject import InjectConfig, inject

@@ -3,7 +3,7 @@ import copy
 import time
 
 import pytest
-from conftest import accuracy, english_fingerprints
+from inject_helpers import accuracy, english_fingerprints
 
 from oml_core.fingerprint.inject import InjectConfig, inject
 

@@ -2,7 +2,7 @@
 import copy
 
 import torch
-from conftest import accuracy
+from inject_helpers import accuracy
 
 from oml_core.fingerprint.inject import InjectConfig, inject
 from oml_core.fingerprint.inject.data import (
