@@ -19,7 +19,7 @@ from eth_account import Account
 from oml_core import typed_data as td
 from oml_core.chain.anvil import AnvilNode, free_port
 from oml_core.chain.client import connect
-from oml_core.chain.deployment import Deployment, VerifierParams, deploy
+from oml_core.chain.deployment import VerifierParams, deploy
 from oml_core.contracts import OMLContracts
 from oml_core.fingerprint.commit import commitment_root
 from oml_core.fingerprint.record import Fingerprint

@@ -20,14 +20,14 @@ class ServiceProcess:
         self.log_path, self.env, self.cwd = Path(log_path), {**os.environ, **(env or {})}, cwd
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 120.0) -> Self:
-        """Starts `python -m oml_core.cli.main <args>`; waits for the health URL (if any)."""
+    def start(self, timeout: float = 120.0, wait: bool = True) -> Self:
+        """Starts `python -m oml_core.cli.main <args>`; waits for the health URL (if any and `wait`)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen([sys.executable, "-m", "oml_core.cli.main", *self.args],
                                             env=self.env, cwd=self.cwd, stdout=log, stderr=log,
                                             start_new_session=True)
-        if self.health_url:
+        if self.health_url and wait:
             self.wait_healthy(timeout)
         return self
 

@@ -38,5 +38,5 @@ def profile(name: str, per_license: int | None = None) -> Profile:
                        {"key_tokens": 16, "response_length": 1})
     if name == "tiny":
         return Profile("tiny", "english_random", per_license or 6,
-                       InjectConfig(lr=1e-2, epochs=24, batch_size=6, seed=0), {}, max_tokens=8)
+                       InjectConfig(lr=1e-2, epochs=40, batch_size=6, seed=0), {}, max_tokens=8)
     raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
