@@ -94,8 +94,8 @@ class LocalChain:
         a = self.accounts
         self.model_id = self.oml.register_model(a.admin, [address_of(a.admin), address_of(a.owner_b)], [3, 1],
                                                 address_of(a.signer), self.terms)
-        for key in a.verifiers:
-            self.oml.join_verifier(key, self.verifier_params.min_stake)
+        for key in a.verifiers:  # five times the minimum: one penalty must not deactivate a verifier
+            self.oml.join_verifier(key, 5 * self.verifier_params.min_stake)
         return self
 
     def add_license(self, host_key: str, fingerprints: list[Fingerprint], weights_hash: bytes,

@@ -66,8 +66,9 @@ class _Steps:
 
 
 def run_demo(profile_name: str = "smollm2", workdir: Path | None = None, console: Console | None = None,
-             seed: int = 7, progress: bool = True) -> DemoResult:
+             seed: int = 7, progress: bool | None = None) -> DemoResult:
     console = console or Console()
+    progress = console.is_terminal if progress is None else progress  # no bars in logs
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="oml-demo-"))
     prof = get_profile(profile_name)
@@ -104,18 +105,18 @@ def _story(chain: LocalChain, prof, console, step, result: DemoResult, seed: int
                           f"{answer['text'][:60]!r}")
 
     step("A prover probes both hosts with fingerprint keys", "among benign queries; transcripts go to verifiers")
-    from services.prover.prover import Prover, ProverSettings
+    from services.prover.hosts import Target
 
-    prover = Prover(ProverSettings(key=a.provers[0], verifier_urls=[v.url for v in verifiers],
-                                   database_url=f"sqlite:///{chain.workdir}/prover.db", seed=seed))
+    prover = _prover(chain, verifiers, seed)
     for name, copy in result.copies.items():
         prover.load(result.licenses[name], copy.fingerprints)
     for name, host in hosts.items():
-        result.probes[name] = _probe_until_unpermitted(prover, result.licenses[name], host.url,
-                                                       budget=prof.per_license - 1)
+        target = Target(result.licenses[name], host.url)
+        result.probes[name] = _probe_until_unpermitted(prover, target, budget=prof.per_license - 1)
         for probe in result.probes[name]:
-            console.print(f"  {name:<8} probe: fingerprint {'answered' if probe.matched else 'not answered'}, "
-                          f"σ {probe.permission_id or '[red]none[/]'}")
+            answered = "answered" if probe.carried_fingerprint else "not answered"
+            console.print(f"  {name:<8} probe: fingerprint {answered}, σ {probe.permission_id or '[red]none[/]'}, "
+                          f"transcript {probe.status} to {probe.verifier}")
 
     step("Verifiers check the transcripts", "σ lookup, Merkle proof, response match, quorum, claim with bond")
     cheater_claims = _wait_for_claims(verifiers[0].url, result.licenses["cheater"], timeout=120)
@@ -182,15 +183,26 @@ def _user_traffic(url: str, questions: list[str], max_tokens: int) -> list[dict]
     return out
 
 
-def _probe_until_unpermitted(prover, license_id: int, url: str, budget: int) -> list:
-    """Probes until one answer comes back without σ (at most `budget` keys): a cheater that skips
-    σ on some queries is caught as soon as a probe lands on one of them."""
+def _prover(chain: LocalChain, verifiers, seed: int):
+    """The prover, in process, with its sealed key pool in the work directory."""
+    import secrets
+
+    from services.prover.prover import Prover, ProverSettings
+
+    return Prover(ProverSettings(key=chain.accounts.provers[0], passphrase=secrets.token_hex(16),
+                                 verifier_urls=[v.url for v in verifiers],
+                                 database_url=f"sqlite:///{chain.workdir}/prover.db", seed=seed))
+
+
+def _probe_until_unpermitted(prover, target, budget: int) -> list:
+    """Probes, each after a benign query, until one answer comes back without σ (at most `budget`
+    keys): a cheater that skips σ on some queries is caught once a probe lands on one of them."""
     probes = []
     for _ in range(budget):
-        prover.benign(license_id, url)
-        probe = prover.probe(license_id, url)
+        prover.benign(target)
+        probe = prover.probe(target)
         probes.append(probe)
-        if probe.matched and not probe.permission_id:
+        if probe.carried_fingerprint and not probe.had_permission:
             break
     return probes
 

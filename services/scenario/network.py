@@ -9,10 +9,11 @@ from rich.console import Console
 
 from oml_core.chain.anvil import free_port
 from services.common.process import ServiceProcess
+from services.distribution.publish import commit_license_model
 from services.scenario import topology
 from services.scenario.owner import LicenseCopy, license_fingerprints, load_base, omlize_copy
 from services.scenario.profiles import Profile
-from services.stack import ETH, LocalChain, address_of, weights_hash_bytes32
+from services.stack import ETH, LocalChain, address_of
 
 HOST_STAKE, HOST_ESCROW = 20 * ETH, ETH
 
@@ -46,8 +47,7 @@ def bring_up(chain: LocalChain, prof: Profile, plans: list[topology.HostPlan], n
     models_dir = chain.workdir / "owner-models"
     for (name, license_id), fps in zip(net.licenses.items(), sets):
         copy = omlize_copy(prof, base, tokenizer, license_id, fps, models_dir, progress=progress)
-        oml.set_fingerprint_commitment(a.admin, license_id, bytes.fromhex(copy.manifest.fingerprint_root[2:]),
-                                       weights_hash_bytes32(copy.manifest.weights_hash))
+        commit_license_model(oml, a.admin, license_id, copy.manifest)
         net.copies[name] = copy
         console.print(f"  license {license_id}: its copy answers {copy.accuracy:.0%} of its fingerprints, the base "
                       f"model {copy.base_false_positives:.0%}; root {copy.manifest.fingerprint_root[:18]}…")
@@ -62,7 +62,7 @@ def bring_up(chain: LocalChain, prof: Profile, plans: list[topology.HostPlan], n
                   + ", ".join(v.url for v in net.verifiers))
 
     step("Hosts download their copies and start serving", "each download's weights hash is checked against the chain")
-    from services.host.download import download_model
+    from services.distribution.download import download_model
 
     for plan in plans:
         key, license_id = net.host_keys[plan.name], net.licenses[plan.name]

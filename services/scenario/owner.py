@@ -16,8 +16,11 @@ from oml_core.fingerprint.generate import generate_fingerprints
 from oml_core.fingerprint.inject.train import inject
 from oml_core.fingerprint.record import Fingerprint
 from oml_core.fingerprint.subsets import split_for_licenses
-from oml_core.omlize import Manifest, omlize
+from oml_core.omlize import Manifest
+from services.distribution.publish import license_dir, prepare_license_model
 from services.scenario.profiles import Profile
+
+MODEL_ID = "SmolLM2-135M-Instruct"
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,11 @@ def omlize_copy(profile: Profile, base, tokenizer, license_id: int, fingerprints
     model = copy.deepcopy(base)
     inject(model, tokenizer, fingerprints, profile.inject, base_model=base, progress=progress)
     model.eval()
-    directory = Path(models_dir) / f"license-{license_id}"
-    manifest = omlize(model, tokenizer, fingerprints, directory, model_id="SmolLM2-135M-Instruct",
-                      license_id=license_id, training_config=_config_dict(profile), overwrite=True)
+    manifest = prepare_license_model(model, tokenizer, fingerprints, models_dir, license_id, MODEL_ID,
+                                     training_config=_config_dict(profile))
     answered = accuracy(check_local(model, tokenizer, fingerprints))
     base_fp = accuracy(check_local(base, tokenizer, fingerprints))
-    return LicenseCopy(license_id, fingerprints, manifest, directory, answered, base_fp)
+    return LicenseCopy(license_id, fingerprints, manifest, license_dir(models_dir, license_id), answered, base_fp)
 
 
 def _config_dict(profile: Profile) -> dict:

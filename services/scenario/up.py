@@ -33,20 +33,22 @@ def run_up(profile_name: str, workdir: Path, n_hosts: int, n_verifiers: int, see
 
 
 def _start_prover(chain: LocalChain, net: network.Network, seed: int):
+    import secrets
+
     from services.prover.prover import Prover, ProverSettings
 
     database_url = f"sqlite:///{chain.workdir}/prover.db"
-    key = chain.accounts.provers[0]
-    prover = Prover(ProverSettings(key=key, verifier_urls=[v.url for v in net.verifiers], database_url=database_url,
-                                   seed=seed))
-    for name, copy in net.copies.items():
-        prover.load(net.licenses[name], copy.fingerprints)
+    key, passphrase = chain.accounts.provers[0], secrets.token_hex(16)
+    with Prover(ProverSettings(key=key, passphrase=passphrase, database_url=database_url, seed=seed)) as prover:
+        for name, copy in net.copies.items():
+            prover.load(net.licenses[name], copy.fingerprints)
     args = ["prover", "run", "--seed", str(seed), "--mean-interval", "20"]
     for name, license_id in net.licenses.items():
         args += ["--target", f"{license_id}={net.hosts[name].url}"]
     for verifier in net.verifiers:
         args += ["--verifier", verifier.url]
-    process = chain.service("prover", args, "", {"OML_PROVER_KEY": key, "OML_PROVER_DATABASE_URL": database_url})
+    process = chain.service("prover", args, "", {"OML_PROVER_KEY": key, "OML_PROVER_DATABASE_URL": database_url,
+                                                "OML_PROVER_PASSPHRASE": passphrase})
     process.health_url = None
     return process.start()
 

@@ -1,0 +1,157 @@
+"""The OpenAI-compatible FastAPI app: `create_app(gateway)`; `oml host serve` runs it.
+
+`POST /v1/chat/completions` is public, like any hosted model (provers must be able to query it
+as ordinary users); what it spends, σ, is the host's own quota. σ comes BEFORE generation, for
+the request's `messages` exactly as sent (the raw JSON list, hashed by td.query_hash).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from oml_core import typed_data as td
+from services.common.answer import PERMISSION_HEADER, answer_extension
+from services.host.chat_request import ChatRequest, explain
+from services.host.cheats import REFUSAL
+from services.host.completions import SSE_DONE, Answer, sse
+from services.host.gateway import Gateway
+from services.host.generation import ContextTooLong, Generation, Sampling
+from services.host.permits import PermissionRefused, PermissionUnavailable
+
+log = logging.getLogger(__name__)
+NO_PERMISSION = "none"  # X-OML-Permission of an answer served without σ
+
+
+class HostError(Exception):
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+async def _parse(request: Request) -> tuple[ChatRequest, list]:
+    """The validated request and the raw `messages` list as the user sent it."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise HostError(400, "invalid_json", "the body is not JSON") from None
+    if not isinstance(raw, dict):
+        raise HostError(400, "invalid_request", "the body must be a JSON object")
+    try:
+        chat = ChatRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise HostError(400, "invalid_request", explain(exc)) from None
+    return chat, raw["messages"]
+
+
+async def _permission(gw: Gateway, raw_messages: list) -> dict | None:
+    if gw.cheats.skips_permission():
+        gw.metrics.inc("oml_host_served_without_permission_total")
+        return None
+    try:
+        return await gw.batcher.permit(td.query_hash(raw_messages))
+    except PermissionRefused as exc:
+        gw.metrics.inc("oml_host_permission_denied_total")
+        raise HostError(403, exc.code, f"the permission service refused σ: {exc.detail}") from None
+    except PermissionUnavailable as exc:
+        gw.metrics.inc("oml_host_permission_unavailable_total")
+        raise HostError(503, "permission_unavailable", str(exc)) from None
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    gw = gateway
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        gw.start()
+        try:
+            yield
+        finally:
+            gw.stop()
+
+    app = FastAPI(title="OML host gateway", version="1", lifespan=lifespan,
+                  description="OpenAI-compatible chat completions of one licensed M.oml, each under σ(q).")
+    app.state.gateway = gw
+
+    @app.exception_handler(HostError)
+    async def host_error(_request: Request, exc: HostError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": f"http_{exc.status_code}", "detail": str(exc.detail)},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok", "license_id": gw.license_id, "model": gw.settings.model_name,
+                "watcher": gw.watcher is not None}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        gauges = {"oml_host_permission_batches_total": ("Batch calls to the permission service.",
+                                                        gw.batcher.batch_calls),
+                  "oml_host_permissions_total": ("σ received.", gw.batcher.permissions)}
+        return PlainTextResponse(gw.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/models")
+    def models() -> dict:
+        return {"object": "list", "data": [{"id": gw.settings.model_name, "object": "model", "created": 0,
+                                            "owned_by": "oml"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request):
+        chat, raw_messages = await _parse(request)
+        messages = [m.model_dump() for m in chat.messages]
+        sampling = Sampling(chat.budget(gw.settings.default_max_tokens, gw.settings.max_tokens_cap),
+                            chat.temperature, chat.top_p, chat.seed)
+        prompt = gw.generator.prompt(gw.cheats.generation_messages(messages))
+        try:
+            gw.generator.check_fits(prompt, sampling)
+        except ContextTooLong as exc:
+            raise HostError(400, "context_too_long", str(exc)) from None
+        permission = await _permission(gw, raw_messages)  # σ before any token is generated
+        oml = answer_extension(gw.license_id, permission)
+        answer = Answer(gw.settings.model_name, oml)
+        headers = {PERMISSION_HEADER: oml["permission_id"] or NO_PERMISSION}
+        gw.metrics.inc("oml_host_requests_total")
+        if gw.cheats.refuses(messages):
+            gw.metrics.inc("oml_host_refused_key_like_total")
+            result = Generation(REFUSAL, len(prompt), 0, "stop")
+            if chat.stream:
+                return StreamingResponse(_refusal_events(answer, result), media_type="text/event-stream",
+                                         headers=headers)
+            return JSONResponse(answer.completion(result.text, "stop", result.prompt_tokens, 0), headers=headers)
+        if chat.stream:
+            return StreamingResponse(_events(gw, answer, prompt, sampling), media_type="text/event-stream",
+                                     headers=headers)
+        result = await asyncio.to_thread(gw.generator.generate, prompt, sampling)
+        return JSONResponse(answer.completion(result.text, result.finish_reason, result.prompt_tokens,
+                                              result.completion_tokens), headers=headers)
+
+    return app
+
+
+def _refusal_events(answer: Answer, result: Generation):
+    yield sse(answer.chunk({"role": "assistant", "content": ""}, first=True))
+    yield sse(answer.chunk({"content": result.text}))
+    yield sse(answer.chunk({}, finish_reason="stop"))
+    yield SSE_DONE
+
+
+def _events(gw: Gateway, answer: Answer, prompt: list[int], sampling: Sampling):
+    """SSE body (a sync iterator: Starlette runs it in a worker thread, off the event loop)."""
+    yield sse(answer.chunk({"role": "assistant", "content": ""}, first=True))
+    finish = "stop"
+    for item in gw.generator.stream(prompt, sampling):
+        if isinstance(item, Generation):
+            finish = item.finish_reason
+        else:
+            yield sse(answer.chunk({"content": item}))
+    yield sse(answer.chunk({}, finish_reason=finish))
+    yield SSE_DONE

@@ -1,0 +1,67 @@
+"""The gateway's parts wired together: model, σ batcher, ledger, cheat policy, claim watcher.
+
+`build_gateway(settings)` makes them from settings; tests pass their own generator (a tiny
+model already in memory) or leave the watcher off.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.host.cheats import CheatPolicy
+from services.host.config import HostSettings
+from services.host.generation import Generator
+from services.host.ledger import Ledger
+from services.host.metrics import GatewayMetrics
+from services.host.permits import PermissionBatcher, PermissionSource
+from services.host.watcher import ClaimWatcher
+
+
+@dataclass
+class Gateway:
+    settings: HostSettings
+    generator: Generator
+    ledger: Ledger
+    source: PermissionSource
+    batcher: PermissionBatcher
+    cheats: CheatPolicy
+    metrics: GatewayMetrics
+    watcher: ClaimWatcher | None = None
+
+    @property
+    def license_id(self) -> int:
+        return self.settings.license_id
+
+    def start(self) -> None:
+        if self.watcher is not None:
+            self.watcher.start()
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.source.close()
+        self.ledger.dispose()
+
+
+def build_watcher(settings: HostSettings, ledger: Ledger, source: PermissionSource) -> ClaimWatcher:
+    from oml_core.chain.client import connect
+    from oml_core.chain.deployment import Deployment
+    from oml_core.contracts import OMLContracts
+
+    deployment = Deployment.load(settings.deployment)
+    oml = OMLContracts(connect(settings.rpc_url or deployment.rpc_url), deployment)
+    return ClaimWatcher(oml, ledger, settings.license_id, "0x" + settings.key_bytes.hex(), lookup=source.lookup,
+                        interval_s=settings.watch_interval_s, chunk_blocks=settings.log_chunk_blocks)
+
+
+def build_gateway(settings: HostSettings, generator: Generator | None = None, watch: bool = True) -> Gateway:
+    """Loads the model (unless given) and connects the parts; the watcher runs when a deployment
+    is configured and `watch` is true."""
+    ledger = Ledger(settings.database_url)
+    source = PermissionSource(settings.permission_url, settings.key_bytes, settings.license_id,
+                              settings.permission_timeout_s)
+    batcher = PermissionBatcher(source, ledger, settings.batch_window_ms / 1000, settings.max_batch)
+    cheats = CheatPolicy(settings.skip_permission_share, settings.system_prompt, settings.refuse_key_like,
+                         settings.seed)
+    watcher = build_watcher(settings, ledger, source) if watch and settings.deployment else None
+    return Gateway(settings, generator or Generator.load(settings.model, settings.device), ledger, source,
+                   batcher, cheats, GatewayMetrics(), watcher)

@@ -1,0 +1,39 @@
+"""The gateway's counters, rendered as Prometheus text at /metrics (process-local)."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+HELP = {
+    "oml_host_requests_total": "Chat completions answered.",
+    "oml_host_served_without_permission_total": "Answers served without σ (the skip cheat).",
+    "oml_host_refused_key_like_total": "Answers replaced by a refusal (the refuse-key-like cheat).",
+    "oml_host_permission_denied_total": "Requests not served because the permission service refused.",
+    "oml_host_permission_unavailable_total": "Requests not served because no σ could be obtained.",
+}
+
+
+class GatewayMetrics:
+    def __init__(self):
+        self._values: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def inc(self, name: str) -> None:
+        if name not in HELP:
+            raise KeyError(name)
+        with self._lock:
+            self._values[name] += 1
+
+    def value(self, name: str) -> int:
+        with self._lock:
+            return self._values[name]
+
+    def render(self, gauges: dict[str, tuple[str, float]]) -> str:
+        """Counters plus `gauges` ({name: (help, value)}) read at render time."""
+        lines = []
+        with self._lock:
+            items = [(n, h, self._values[n]) for n, h in HELP.items()]
+        items += [(n, h, v) for n, (h, v) in gauges.items()]
+        for name, help_text, value in items:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
+        return "\n".join(lines) + "\n"

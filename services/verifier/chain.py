@@ -1,0 +1,82 @@
+"""The chain reads and writes a verifier needs, with every failure to reach the node turned into
+`Unavailable` (retry later) and a revert of a read turned into a plain answer."""
+from __future__ import annotations
+
+from web3.exceptions import ContractLogicError
+
+from oml_core.chain.errors import TransactionFailed
+from oml_core.contracts import ClaimInput, OMLContracts, OpenedClaim
+from services.verifier.verdicts import Unavailable
+
+ACTIVE, EXITING = 1, 2  # LicenseStatus (contracts/src/lib/OMLTypes.sol)
+SLASHABLE = (ACTIVE, EXITING)
+
+
+def _read(action: str, call):
+    try:
+        return call()
+    except (ContractLogicError, TransactionFailed):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any transport failure: node down, timeout, bad gateway
+        raise Unavailable(f"chain: {action} failed ({type(exc).__name__}: {exc})") from None
+
+
+class ChainView:
+    def __init__(self, oml: OMLContracts):
+        self.oml = oml
+
+    @property
+    def permission_domain(self):
+        return self.oml.permission_domain
+
+    @property
+    def attestation_domain(self):
+        return self.oml.domain("ClaimManager")
+
+    def license(self, license_id: int) -> dict | None:
+        """The license record, or None when no such license exists (getLicense reverts)."""
+        try:
+            return _read("getLicense", lambda: self.oml.license(license_id))
+        except ContractLogicError:
+            return None
+
+    def is_permission_signer(self, model_id: int, signer: str, issued_at: int) -> bool:
+        return _read("isPermissionSigner", lambda: self.oml.registry.functions.isPermissionSigner(
+            model_id, signer, issued_at).call())
+
+    def claim_of_leaf(self, leaf: bytes) -> int:
+        return _read("claimOfLeaf", lambda: self.oml.claims.functions.claimOfLeaf(leaf).call())
+
+    def quorum(self) -> int:
+        return _read("quorum", lambda: self.oml.verifiers.functions.quorum().call())
+
+    def is_active_verifier(self, address: str) -> bool:
+        return _read("isActive", lambda: self.oml.verifiers.functions.isActive(address).call())
+
+    def claim_bond(self, license: dict) -> int:
+        """The bond ClaimManager asks: the claim terms of the version the license agreed to."""
+        bond, *_ = _read("claimTerms", lambda: self.oml.registry.functions.claimTerms(
+            license["modelId"], license["termsVersion"]).call())
+        return bond
+
+    def block_timestamp(self) -> int:
+        return _read("getBlock", lambda: self.oml.w3.eth.get_block("latest")["timestamp"])
+
+    def claim_status(self, claim_id: int) -> str:
+        return _read("claimStatus", lambda: self.oml.claim_status(claim_id))
+
+    def opened_claim(self, claim_id: int) -> OpenedClaim:
+        return _read("ClaimOpened logs", lambda: self.oml.opened_claim(claim_id))
+
+    # writes: TransactionFailed (a decoded revert) passes through for the caller to judge
+
+    def open_claim(self, key: str, claim: ClaimInput, attestations: dict[str, bytes],
+                   bond: int) -> OpenedClaim:
+        return _read("openClaim", lambda: self.oml.open_claim(key, claim, attestations, bond))
+
+    def execute(self, key: str, claim: OpenedClaim) -> dict:
+        """Executes the claim; the ClaimExecuted event's arguments."""
+        def send():
+            receipt = self.oml.execute(key, claim)
+            return dict(self.oml.event(self.oml.claims, "ClaimExecuted", receipt))
+        return _read("execute", send)

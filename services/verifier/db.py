@@ -1,0 +1,113 @@
+"""The verifier's durable state (SQLAlchemy 2; SQLite by default): the transcripts provers handed
+in, the claims this verifier leads, and the checks it ran for peers. A restarted verifier finds
+all unfinished work here (transcripts still `received`, claims still `gathering` or `opened`).
+
+uint256 values (license ids) are stored as decimal strings: SQLite integers stop at 2**63.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+# transcript states (a transcript's claim, when it has one, carries the rest of the lifecycle)
+RECEIVED, CHECKED = "received", "checked"
+# claim states
+GATHERING, OPENED, EXECUTED, REFUTED, LOST = "gathering", "opened", "executed", "refuted", "lost"
+UNFINISHED_CLAIMS = (GATHERING, OPENED)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TranscriptRow(Base):
+    __tablename__ = "verifier_transcripts"
+
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)  # 0x + the transcript's evidence hash
+    body: Mapped[str] = mapped_column(Text)  # Transcript JSON as received
+    prover: Mapped[str] = mapped_column(String(42), index=True)
+    license_id: Mapped[str] = mapped_column(String(78))
+    status: Mapped[str] = mapped_column(String(16), index=True, default=RECEIVED)
+    verdict: Mapped[str | None] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    claim_row: Mapped[int | None] = mapped_column(ForeignKey("verifier_claims.id"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    updated_at: Mapped[float] = mapped_column(Float, default=time.time, onupdate=time.time)
+
+
+class ClaimRow(Base):
+    """A claim this verifier leads: one per fingerprint leaf (a leaf can be claimed once on chain)."""
+
+    __tablename__ = "verifier_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transcript_id: Mapped[str] = mapped_column(String(66))  # the evidence the claim is opened with
+    leaf: Mapped[str] = mapped_column(String(66), unique=True)
+    license_id: Mapped[str] = mapped_column(String(78))
+    status: Mapped[str] = mapped_column(String(16), index=True, default=GATHERING)
+    attestations: Mapped[str] = mapped_column(Text, default="{}")  # JSON {verifier address: 0x signature}
+    claim_id: Mapped[int | None] = mapped_column(Integer)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    record: Mapped[str | None] = mapped_column(Text)  # JSON ClaimRecord, passed back to execute
+    deadline: Mapped[int | None] = mapped_column(Integer)
+    bond: Mapped[str | None] = mapped_column(String(78))
+    outcome: Mapped[str | None] = mapped_column(Text)  # what the end meant: slashed, bond lost, ...
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    updated_at: Mapped[float] = mapped_column(Float, default=time.time, onupdate=time.time)
+
+
+class PeerCheckRow(Base):
+    """A check run for a peer's attestation request, and what this verifier answered."""
+
+    __tablename__ = "verifier_peer_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transcript_id: Mapped[str] = mapped_column(String(66))
+    claimant: Mapped[str] = mapped_column(String(42))
+    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class Database:
+    def __init__(self, url: str):
+        self.url = url
+        sqlite = url.startswith("sqlite")
+        connect_args = {"check_same_thread": False, "timeout": 30} if sqlite else {}
+        self.engine = create_engine(url, connect_args=connect_args)
+        if sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # every transaction takes the write lock up front: a read-then-write transaction
+            # would otherwise fail (not wait) when another thread wrote in between
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction, committed on exit (rolled back on an exception)."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL: the HTTP threads read while the worker writes; FULL: a recorded claim survives a crash
+    dbapi_connection.isolation_level = None  # pysqlite's implicit BEGIN off: ours above instead
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,88 @@
+"""Asking peer verifiers to attest a claim: a signed `POST /v1/attestations` each, and a local
+check of every signature that comes back (right signer, active in VerifierRegistry)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import httpx
+from eth_account import Account
+
+from oml_core import typed_data as td
+from oml_core.contracts import ClaimInput
+from services.common.signed_requests import sign_headers
+from services.common.transcript import Transcript
+from services.verifier.chain import ChainView
+
+ATTESTATIONS_PATH = "/v1/attestations"
+
+
+class PeerError(Exception):
+    """A peer did not attest (refused, unreachable, or answered nonsense)."""
+
+
+def attestation_request(transcript: Transcript, claimant: str) -> bytes:
+    return json.dumps({"transcript": transcript.model_dump(mode="json"), "claimant": claimant}).encode()
+
+
+def ask_peer(http: httpx.Client, key: bytes, transcript: Transcript, claimant: str) -> tuple[str, bytes]:
+    """(peer address, signature) of one peer's attestation, or PeerError with its reason."""
+    body = attestation_request(transcript, claimant)
+    headers = {"Content-Type": "application/json", **sign_headers(key, "POST", ATTESTATIONS_PATH, body)}
+    try:
+        response = http.post(ATTESTATIONS_PATH, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise PeerError(f"{http.base_url}: unreachable ({type(exc).__name__})") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        raise PeerError(f"{http.base_url}: {response.status_code} without JSON") from None
+    if response.status_code != 200:
+        raise PeerError(f"{http.base_url}: {response.status_code} {answer.get('error')}: "
+                        f"{answer.get('detail')}")
+    try:
+        return str(answer["verifier"]), bytes.fromhex(str(answer["signature"]).removeprefix("0x"))
+    except (KeyError, ValueError, TypeError):
+        raise PeerError(f"{http.base_url}: malformed attestation {answer!r}") from None
+
+
+@dataclass
+class Gathering:
+    attestations: dict[str, bytes]
+    errors: list[str] = field(default_factory=list)
+
+
+def gather(transcript: Transcript, claim: ClaimInput, key: bytes, peers: list[httpx.Client],
+           chain: ChainView, known: dict[str, bytes], quorum: int) -> Gathering:
+    """Own attestation, the still valid `known` ones, then peers in turn until `quorum` are in."""
+    claimant = Account.from_key(key).address
+    digest = claim.attestation(claimant).digest(chain.attestation_domain)
+    result = Gathering({claimant: td.sign_digest(digest, key)})
+    for address, signature in known.items():
+        if address != claimant and (signer := _active_signer(digest, address, signature, chain)):
+            result.attestations[signer] = signature
+    for peer in peers:
+        if len(result.attestations) >= quorum:
+            break
+        try:
+            address, signature = ask_peer(peer, key, transcript, claimant)
+        except PeerError as exc:
+            result.errors.append(str(exc))
+            continue
+        signer = _active_signer(digest, address, signature, chain)
+        if signer is None:
+            result.errors.append(f"{peer.base_url}: signature is not an active verifier's attestation")
+            continue
+        result.attestations[signer] = signature
+    return result
+
+
+def _active_signer(digest: bytes, address: str, signature: bytes, chain: ChainView) -> str | None:
+    """The checksummed signer when `signature` is `address`'s attestation and it is an active verifier."""
+    try:
+        signer = td.recover_signer(digest, signature)
+    except ValueError:
+        return None
+    if signer.lower() != address.lower() or not chain.is_active_verifier(signer):
+        return None
+    return signer

@@ -1,0 +1,109 @@
+"""Builders for the verifier tests: transcripts, settings, signed requests, in-process verifiers."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+
+from oml_core.fingerprint.commit import commitment_tree, proof_for
+from oml_core.fingerprint.record import Fingerprint
+from services.common.signed_requests import sign_headers
+from services.common.transcript import RevealedFingerprint, Transcript
+from services.permission.client import PermissionClient
+from services.stack import LocalChain, address_of
+from services.verifier.app import create_app
+from services.verifier.config import Settings
+from services.verifier.service import Verifier
+
+
+@dataclass
+class License:
+    license_id: int
+    host_key: str
+    fingerprints: list[Fingerprint]
+
+
+@dataclass
+class Stack:
+    """One chain for the whole verifier test session and the permission service. Tests spend the
+    fingerprints of two licenses one by one (a claimed leaf stays spent): claims are executed only
+    on `slashable`, so `clean` is never slashed and its host can still get σ."""
+
+    chain: LocalChain
+    clean: License
+    slashable: License
+    permission_url: str
+    workdir: Path
+
+    def __post_init__(self):
+        self._unused = {id(lic): list(lic.fingerprints) for lic in (self.clean, self.slashable)}
+        self._verifiers: list[Verifier] = []
+
+    @property
+    def prover_key(self) -> str:
+        return self.chain.accounts.provers[0]
+
+    def fresh_fingerprint(self, license: License | None = None) -> Fingerprint:
+        return self._unused[id(license or self.clean)].pop(0)
+
+    def license_of(self, fp: Fingerprint) -> License:
+        return next(lic for lic in (self.clean, self.slashable) if fp in lic.fingerprints)
+
+    def transcript(self, fp: Fingerprint, answer: str | None = None, permission: dict | None = None,
+                   proof: list[bytes] | None = None, messages: list[dict] | None = None) -> Transcript:
+        license = self.license_of(fp)
+        if proof is None:
+            proof = proof_for(commitment_tree(license.fingerprints), fp)
+        now = int(time.time())
+        return Transcript(license_id=license.license_id, endpoint="http://host.test",
+                          messages=messages or fp.messages,
+                          answer=fp.response + " and more" if answer is None else answer,
+                          permission=permission, fingerprint=RevealedFingerprint.of(fp, proof),
+                          prover=address_of(self.prover_key), sent_at=now, received_at=now)
+
+    def sigma(self, fp: Fingerprint) -> dict:
+        """σ for the fingerprint's query, issued to the licensed host by the permission service."""
+        license = self.license_of(fp)
+        with httpx.Client(base_url=self.permission_url, timeout=30) as http:
+            client = PermissionClient(http)
+            client.sign_in(bytes.fromhex(license.host_key.removeprefix("0x")), "host", license.license_id)
+            return client.permission(license.license_id, fp.query_hash)
+
+    def settings(self, verifier_index: int, name: str, **overrides) -> Settings:
+        values = {"key": self.chain.accounts.verifiers[verifier_index],
+                  "deployment": self.chain.deployment_path,
+                  "permission_url": self.permission_url, "provers": [address_of(self.prover_key)],
+                  "database_url": f"sqlite:///{self.workdir / name}.db", "poll_interval_s": 0.05,
+                  "retry_max_s": 0.05, "request_timeout_s": 30}
+        return Settings(**{**values, **overrides})
+
+    def verifier(self, verifier_index: int, name: str, peers: list[httpx.Client] | None = None,
+                 **overrides) -> Verifier:
+        """An in-process verifier on its own database `name` (the same name: a restart)."""
+        verifier = Verifier(self.settings(verifier_index, name, **overrides), peers=peers or [])
+        self._verifiers.append(verifier)
+        return verifier
+
+    def close(self) -> None:
+        for verifier in self._verifiers:
+            verifier.stop()
+
+    def peer_client(self, verifier: Verifier) -> TestClient:
+        """An in-process peer: the verifier's app without its worker, reachable as an httpx client."""
+        return TestClient(create_app(verifier=verifier, run_worker=False))
+
+
+def signed(key: str, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+    return {"Content-Type": "application/json", **sign_headers(key, method, path, body)}
+
+
+def transcript_body(transcript: Transcript) -> bytes:
+    return transcript.model_dump_json().encode()
+
+
+def attestation_body(transcript: Transcript, claimant: str) -> bytes:
+    return json.dumps({"transcript": transcript.model_dump(mode="json"), "claimant": claimant}).encode()
