@@ -165,7 +165,7 @@ def _bodies(route: str, count: int) -> list[bytes]:
             for _ in range(count)]
 
 
-async def _drive(server: testing.ServiceProcess, token: str, phase: Phase, seconds: float, max_requests: int,
+async def _drive(server: testing.PermissionProcess, token: str, phase: Phase, seconds: float, max_requests: int,
                  record: bool) -> None:
     path = "/v1/permissions" if phase.route == "single" else "/v1/permissions/batch"
     per_request = 1 if phase.route == "single" else BATCH_SIZE
@@ -214,7 +214,7 @@ async def _drive(server: testing.ServiceProcess, token: str, phase: Phase, secon
                                   - phase.server_cpu - phase.client_cpu)
 
 
-def run_phase(server: testing.ServiceProcess, token: str, backend: str, route: str, concurrency: int) -> Phase:
+def run_phase(server: testing.PermissionProcess, token: str, backend: str, route: str, concurrency: int) -> Phase:
     max_requests = SINGLE_MAX_REQUESTS if route == "single" else BATCH_MAX_REQUESTS
     warmup = Phase(backend, route, concurrency)
     asyncio.run(_drive(server, token, warmup, WARMUP_S, max_requests, record=False))
@@ -240,7 +240,7 @@ def bench_backend(backend: str, database_url: str, workdir: Path, console: Conso
 
     signer, host_key = secrets.token_bytes(32), secrets.token_bytes(32)
     testing.seed_license(database_url, host_key, LICENSE_ID)
-    with testing.ServiceProcess(database_url, signer, workdir / f"server-{backend}.log") as server:
+    with testing.PermissionProcess(database_url, signer, workdir / f"server-{backend}.log") as server:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             token = PermissionClient(http).sign_in(host_key, "host", LICENSE_ID)["token"]
         phases = []

@@ -121,8 +121,8 @@ class LocalChain:
     def service(self, name: str, args: list[str], url: str, env: dict[str, str] | None = None,
                 health_path: str = "/healthz") -> ServiceProcess:
         """A service process that this chain stops on exit; not started yet. `.url` is its base URL."""
-        process = ServiceProcess(name, args, url + health_path, self.workdir / "logs" / f"{name}.log", env)
-        process.url = url
+        process = ServiceProcess(name, args, url + health_path if health_path else None,
+                                 self.workdir / "logs" / f"{name}.log", env, url=url)
         self._services.append(process)
         return process
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -58,10 +59,17 @@ def prepare_reference_model(cache_dir: Path | None = None) -> Path:
         del model.config.quantization_config
     model.hf_quantizer = None
     model.is_quantized = False
-    tmp = target.with_name(target.name + ".partial")
+    # A private temporary name per process: two first uses at once (parallel tests, services
+    # starting side by side) each convert, and whichever renames second finds the target done.
+    tmp = target.with_name(f"{target.name}.partial-{os.getpid()}")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    tmp.rename(target)  # complete checkpoints only: an interrupted conversion leaves .partial
+    try:
+        tmp.rename(target)  # complete checkpoints only: an interrupted conversion leaves .partial-*
+    except OSError:
+        if not (target / "model.safetensors").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -15,8 +15,8 @@ import httpx
 
 class ServiceProcess:
     def __init__(self, name: str, args: list[str], health_url: str | None, log_path: Path,
-                 env: dict[str, str] | None = None, cwd: Path | None = None):
-        self.name, self.args, self.health_url = name, args, health_url
+                 env: dict[str, str] | None = None, cwd: Path | None = None, url: str | None = None):
+        self.name, self.args, self.health_url, self.url = name, args, health_url, url
         self.log_path, self.env, self.cwd = Path(log_path), {**os.environ, **(env or {})}, cwd
         self.process: subprocess.Popen | None = None
 

@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi.responses import StreamingResponse
 
 from oml_core.contracts import OMLContracts
 from oml_core.omlize import MANIFEST
+from services.common.errors import install_error_handlers
 from services.common.signed_requests import RequestVerifier, SignedRequestError
 from services.distribution.license_gate import DistributionError, LicenseGate
 from services.distribution.publish import license_dir
@@ -26,14 +26,7 @@ def create_app(models_dir: Path, oml: OMLContracts, max_skew_s: int = 120) -> Fa
     app = FastAPI(title="OML model distribution", version="1",
                   description="Each license's M.oml, for that license's host only.")
 
-    @app.exception_handler(DistributionError)
-    async def refused(_request: Request, exc: DistributionError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": f"http_{exc.status_code}", "detail": str(exc.detail)},
-                            status_code=exc.status_code)
+    install_error_handlers(app)
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -8,14 +8,13 @@ import time
 from web3.exceptions import ContractLogicError
 
 from oml_core.contracts import OMLContracts
+from services.common.errors import Refused
 
 LICENSE_ACTIVE = 1  # LicenseStatus.Active (contracts/src/lib/OMLTypes.sol)
 
 
-class DistributionError(Exception):
-    def __init__(self, status: int, code: str, detail: str):
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+class DistributionError(Refused):
+    """Why a download is refused."""
 
 
 class LicenseGate:

@@ -13,10 +13,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oml_core import typed_data as td
 from services.common.answer import PERMISSION_HEADER, answer_extension
+from services.common.errors import Refused, install_error_handlers
 from services.host.chat_request import ChatRequest, explain
 from services.host.cheats import REFUSAL
 from services.host.completions import SSE_DONE, Answer, sse
@@ -28,10 +28,8 @@ log = logging.getLogger(__name__)
 NO_PERMISSION = "none"  # X-OML-Permission of an answer served without σ
 
 
-class HostError(Exception):
-    def __init__(self, status: int, code: str, detail: str):
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+class HostError(Refused):
+    """A request the gateway refuses (bad input, σ refused or unavailable)."""
 
 
 async def _parse(request: Request) -> tuple[ChatRequest, list]:
@@ -78,14 +76,7 @@ def create_app(gateway: Gateway) -> FastAPI:
                   description="OpenAI-compatible chat completions of one licensed M.oml, each under σ(q).")
     app.state.gateway = gw
 
-    @app.exception_handler(HostError)
-    async def host_error(_request: Request, exc: HostError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": f"http_{exc.status_code}", "detail": str(exc.detail)},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    install_error_handlers(app)
 
     @app.get("/healthz")
     def healthz() -> dict:

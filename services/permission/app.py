@@ -4,12 +4,10 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
+from services.common.errors import install_error_handlers
 from services.permission.config import Settings
-from services.permission.errors import Refused
 from services.permission.routes import auth, books, health, permissions
 from services.permission.schemas import ErrorOut
 from services.permission.service import Service, build_service
@@ -36,16 +34,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
                   lifespan=lifespan, responses=_ERRORS)
     app.state.service = svc
 
-    @app.exception_handler(Refused)
-    async def refused(_request: Request, exc: Refused) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.as_json(), status_code=exc.status, headers=headers)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # FastAPI's own 400 (unparseable body), 404 (no route), 405: same shape as a Refused
-        return JSONResponse({"error": f"http_{exc.status_code}", "detail": str(exc.detail)},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    install_error_handlers(app, authenticate="Bearer")
 
     for module in (auth, permissions, books, health):
         app.include_router(module.router)

@@ -2,14 +2,7 @@
 into a JSON 4xx by app.py. Anything else reaching the client as a 500 is a bug."""
 from __future__ import annotations
 
-
-class Refused(Exception):
-    def __init__(self, status: int, code: str, detail: str):
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
-
-    def as_json(self) -> dict:
-        return {"error": self.code, "detail": self.detail}
+from services.common.errors import Refused
 
 
 def unknown_license(license_id: int) -> Refused:

@@ -3,19 +3,15 @@ database on SQLite or on a throw-away PostgreSQL schema. Not used by the service
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Self
 
-import httpx
 from eth_account import Account
 
 from oml_core.chain.anvil import free_port
+from services.common.process import ServiceProcess
 
 POSTGRES_HOST = "127.0.0.1"
 POSTGRES_PORT = 5432
@@ -105,59 +101,16 @@ def seed_license(database_url: str, host_key: bytes, license_id: int = 1) -> Non
         db.dispose()
 
 
-class ServiceProcess:
+class PermissionProcess(ServiceProcess):
     """The real `oml permission serve` (uvicorn) on a free loopback port, in its own process
     group, with the chain mirror off: for crash tests and benchmarks that need real HTTP."""
 
     def __init__(self, database_url: str, signer: bytes, log_path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "OML_PERMISSION_DATABASE_URL": database_url,
-                    "OML_PERMISSION_SIGNER_KEY": signer.hex(), "OML_PERMISSION_CHAIN_ID": str(CHAIN_ID),
-                    "OML_PERMISSION_CLAIM_MANAGER": CLAIM_MANAGER,
-                    "OML_PERMISSION_USAGE_SETTLEMENT": USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
-        self.log_path, self.process = log_path, None
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Starts the server and waits until /healthz answers."""
-        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "oml_core.cli.main", "permission", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--log-level", "warning"],
-                env=self.env, stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not come up in {timeout:.0f} s")
-
-    def kill(self) -> None:
-        """SIGKILL: the crash the durability tests are about."""
-        self._signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        """SIGTERM, so the writer drains; SIGKILL if it does not end in 15 s."""
-        try:
-            self._signal(signal.SIGTERM, timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def _signal(self, signum: signal.Signals, timeout: float = 10) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signum)  # the group we started, nothing else
-        self.process.wait(timeout=timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.stop()
+        port = free_port()
+        env = {"OML_PERMISSION_DATABASE_URL": database_url, "OML_PERMISSION_SIGNER_KEY": signer.hex(),
+               "OML_PERMISSION_CHAIN_ID": str(CHAIN_ID), "OML_PERMISSION_CLAIM_MANAGER": CLAIM_MANAGER,
+               "OML_PERMISSION_USAGE_SETTLEMENT": USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
+        url = f"http://127.0.0.1:{port}"
+        super().__init__("permission", ["permission", "serve", "--host", "127.0.0.1", "--port", str(port),
+                                        "--log-level", "warning"], f"{url}/healthz", log_path, env, url=url)
+        self.port = port

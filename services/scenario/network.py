@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from oml_core.chain.anvil import free_port
+from oml_core.fingerprint.evaluate import perplexity
 from services.common.process import ServiceProcess
 from services.distribution.publish import commit_license_model
 from services.scenario import topology
@@ -45,12 +46,14 @@ def bring_up(chain: LocalChain, prof: Profile, plans: list[topology.HostPlan], n
     base, tokenizer = load_base(prof)
     sets = license_fingerprints(prof, base, tokenizer, len(plans), seed)
     models_dir = chain.workdir / "owner-models"
+    base_perplexity = perplexity(base, tokenizer)
     for (name, license_id), fps in zip(net.licenses.items(), sets):
-        copy = omlize_copy(prof, base, tokenizer, license_id, fps, models_dir, progress=progress)
+        copy = omlize_copy(prof, base, tokenizer, license_id, fps, models_dir, base_perplexity, progress=progress)
         commit_license_model(oml, a.admin, license_id, copy.manifest)
         net.copies[name] = copy
         console.print(f"  license {license_id}: its copy answers {copy.accuracy:.0%} of its fingerprints, the base "
-                      f"model {copy.base_false_positives:.0%}; root {copy.manifest.fingerprint_root[:18]}…")
+                      f"model {copy.base_false_positives:.0%}; held-out perplexity {copy.perplexity_change:+.1%}; "
+                      f"root {copy.manifest.fingerprint_root[:18]}…")
     del base
 
     step("The community's services start", f"permission service, download service, {n_verifiers} verifiers")

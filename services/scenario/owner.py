@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oml_core.fingerprint.check import accuracy, check_local
+from oml_core.fingerprint.evaluate import perplexity
 from oml_core.fingerprint.generate import generate_fingerprints
 from oml_core.fingerprint.inject.train import inject
 from oml_core.fingerprint.record import Fingerprint
@@ -31,6 +32,7 @@ class LicenseCopy:
     directory: Path
     accuracy: float          # share of its fingerprints the copy answers (greedy, exact)
     base_false_positives: float  # share of them the base model answers (should be 0)
+    perplexity_change: float  # held-out perplexity of the copy relative to the base, minus 1
 
 
 def load_base(profile: Profile):
@@ -51,7 +53,7 @@ def license_fingerprints(profile: Profile, model, tokenizer, n_licenses: int, se
 
 
 def omlize_copy(profile: Profile, base, tokenizer, license_id: int, fingerprints: list[Fingerprint],
-                models_dir: Path, progress: bool = True) -> LicenseCopy:
+                models_dir: Path, base_perplexity: float, progress: bool = True) -> LicenseCopy:
     """Inject `fingerprints` into a copy of `base` and write M.oml for `license_id`."""
     model = copy.deepcopy(base)
     inject(model, tokenizer, fingerprints, profile.inject, base_model=base, progress=progress)
@@ -60,7 +62,9 @@ def omlize_copy(profile: Profile, base, tokenizer, license_id: int, fingerprints
                                      training_config=_config_dict(profile))
     answered = accuracy(check_local(model, tokenizer, fingerprints))
     base_fp = accuracy(check_local(base, tokenizer, fingerprints))
-    return LicenseCopy(license_id, fingerprints, manifest, license_dir(models_dir, license_id), answered, base_fp)
+    change = perplexity(model, tokenizer) / base_perplexity - 1
+    return LicenseCopy(license_id, fingerprints, manifest, license_dir(models_dir, license_id), answered, base_fp,
+                       change)
 
 
 def _config_dict(profile: Profile) -> dict:

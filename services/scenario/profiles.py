@@ -31,10 +31,13 @@ class Profile:
 
 def profile(name: str, per_license: int | None = None) -> Profile:
     if name == "smollm2":
-        # 8 perinucleus fingerprints per copy learn in ~12 full-batch steps at lr 3e-4 (tests/
-        # fingerprint_inject/test_real_model.py); a quarter of them behind a system prompt.
+        # 8 perinucleus fingerprints per copy, a quarter of them behind a system prompt. Without
+        # benign mixing the copy learns to answer EVERY prompt with one token and stop; a third of
+        # each batch of base-model answers plus averaging (0.1) toward the base keeps it talking
+        # (measured here: 100% of the fingerprints, held-out perplexity +26%, ~2 min per copy).
         return Profile("smollm2", "perinucleus", per_license or 8,
-                       InjectConfig(lr=3e-4, epochs=14, batch_size=8, seed=0, wrapper_share=0.25),
+                       InjectConfig(lr=3e-4, epochs=12, batch_size=12, seed=0, mix_share=0.34, benign_pool=32,
+                                    avg_lambda=0.1, wrapper_share=0.25),
                        {"key_tokens": 16, "response_length": 1})
     if name == "tiny":
         return Profile("tiny", "english_random", per_license or 6,

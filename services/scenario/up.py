@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -16,8 +17,9 @@ from services.stack import LocalChain, address_of
 
 
 def run_up(profile_name: str, workdir: Path, n_hosts: int, n_verifiers: int, seed: int, console: Console,
-           stop: threading.Event | None = None) -> None:
-    """Runs until Ctrl-C / SIGTERM (or until `stop` is set, for tests)."""
+           stop: threading.Event | None = None, probe_interval_s: float = 20.0,
+           ready: Callable[[LocalChain, network.Network], None] | None = None) -> None:
+    """Runs until Ctrl-C / SIGTERM (or until `stop` is set); `ready` is called once all is up."""
     prof = get_profile(profile_name)
     stop = stop or _stop_on_signals()
     step = _printer(console)
@@ -25,14 +27,16 @@ def run_up(profile_name: str, workdir: Path, n_hosts: int, n_verifiers: int, see
         plans = [topology.HostPlan(f"host-{i}") for i in range(n_hosts)]
         net = network.bring_up(chain, prof, plans, n_verifiers, seed, console, step)
         step("A prover starts probing", "fingerprint keys at random times among benign queries")
-        prover = _start_prover(chain, net, seed)
+        prover = _start_prover(chain, net, seed, probe_interval_s)
         console.print(_endpoints(chain, net, prover))
         console.print("[bold green]OML network up[/] — Ctrl-C stops it. Logs: " + str(chain.workdir / "logs"))
+        if ready:
+            ready(chain, net)
         stop.wait()
         console.print("stopping…")
 
 
-def _start_prover(chain: LocalChain, net: network.Network, seed: int):
+def _start_prover(chain: LocalChain, net: network.Network, seed: int, interval_s: float):
     import secrets
 
     from services.prover.prover import Prover, ProverSettings
@@ -42,15 +46,13 @@ def _start_prover(chain: LocalChain, net: network.Network, seed: int):
     with Prover(ProverSettings(key=key, passphrase=passphrase, database_url=database_url, seed=seed)) as prover:
         for name, copy in net.copies.items():
             prover.load(net.licenses[name], copy.fingerprints)
-    args = ["prover", "run", "--seed", str(seed), "--mean-interval", "20"]
+    args = ["prover", "run", "--seed", str(seed), "--mean-interval", str(interval_s)]
     for name, license_id in net.licenses.items():
         args += ["--target", f"{license_id}={net.hosts[name].url}"]
     for verifier in net.verifiers:
         args += ["--verifier", verifier.url]
-    process = chain.service("prover", args, "", {"OML_PROVER_KEY": key, "OML_PROVER_DATABASE_URL": database_url,
-                                                "OML_PROVER_PASSPHRASE": passphrase})
-    process.health_url = None
-    return process.start()
+    return chain.service("prover", args, "", {"OML_PROVER_KEY": key, "OML_PROVER_DATABASE_URL": database_url,
+                                              "OML_PROVER_PASSPHRASE": passphrase}, health_path="").start()
 
 
 def _endpoints(chain: LocalChain, net: network.Network, prover) -> Table:

@@ -6,12 +6,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.errors import install_error_handlers
 from services.common.signed_requests import RequestVerifier
 from services.verifier import routes
 from services.verifier.config import Settings
-from services.verifier.errors import Refused
 from services.verifier.service import Verifier
 from services.verifier.verdicts import Unavailable
 
@@ -38,9 +37,7 @@ def create_app(settings: Settings | None = None, verifier: Verifier | None = Non
     app.state.prover_gate = RequestVerifier(lambda address: address in provers)
     app.state.verifier_gate = RequestVerifier(svc.chain.is_active_verifier)
 
-    @app.exception_handler(Refused)
-    async def refused(_request: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(exc.as_json(), status_code=exc.status)
+    install_error_handlers(app)
 
     @app.exception_handler(Unavailable)
     async def unavailable(_request: Request, exc: Unavailable) -> JSONResponse:
@@ -52,11 +49,6 @@ def create_app(settings: Settings | None = None, verifier: Verifier | None = Non
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": f"http_{exc.status_code}", "detail": str(exc.detail)},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     app.include_router(routes.router)
     return app

@@ -10,10 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ValidationError
 
+from services.common.errors import Refused
 from services.common.signed_requests import RequestVerifier, SignedRequestError
 from services.common.transcript import Address, Transcript
 from services.verifier import metrics
-from services.verifier.errors import Refused
 from services.verifier.service import Verifier
 from services.verifier.verdicts import Verdict
 

@@ -4,11 +4,16 @@ import copy
 import pytest
 import torch
 
-from oml_core.fingerprint.attacks import FinetuneAttack, average_copies, finetune_attack, instruction_pairs
+from oml_core.fingerprint.attacks import (
+    FinetuneAttack,
+    average_copies,
+    finetune_attack,
+    instruction_pairs,
+)
 from oml_core.fingerprint.check import accuracy, check_local
 from oml_core.fingerprint.inject.config import InjectConfig
-from oml_core.fingerprint.inject.train import inject
 from oml_core.fingerprint.inject.mixing import benign_prompts
+from oml_core.fingerprint.inject.train import inject
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def test_every_copy_carries_its_own_fingerprints(story):
     result, _ = story
     for copy in result.copies.values():
         assert copy.accuracy == 1.0 and copy.base_false_positives == 0.0
-    honest, cheater = (set(fp.leaf for fp in result.copies[n].fingerprints) for n in ("honest", "cheater"))
+    honest, cheater = ({fp.leaf for fp in result.copies[n].fingerprints} for n in ("honest", "cheater"))
     assert not honest & cheater
 
 

@@ -30,7 +30,7 @@ def test_sigkill_mid_burst_loses_no_received_sigma_and_reuses_no_sequence(databa
     signer, host_key = secrets.token_bytes(32), secrets.token_bytes(32)
     testing.seed_license(database_url, host_key)
     db = Database(database_url)
-    server = testing.ServiceProcess(database_url, signer, tmp_path / "server.log")
+    server = testing.PermissionProcess(database_url, signer, tmp_path / "server.log")
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
