@@ -55,3 +55,16 @@ def test_the_report_names_the_chain_state(story):
     for heading in ("Licenses", "Claims", "Balances"):
         assert heading in text
     assert "Executed" in text and ("Refuted" in text or "AttestersPenalized" in text)
+
+
+@pytest.mark.slow
+def test_the_story_with_the_real_smollm2(tmp_path):
+    """What `make demo` runs: ~6 minutes on 2 cores."""
+    result = run_demo("smollm2", tmp_path, Console(quiet=True), seed=7, progress=False)
+    for copy in result.copies.values():
+        assert copy.accuracy == 1.0 and copy.base_false_positives == 0.0
+        assert copy.perplexity_change < 0.5  # a copy that only says "Sure" would be far above
+    assert all(len(a["text"].split()) >= 4 for a in result.user_answers["honest"])  # still talks
+    assert all(result.statuses[c] == "Executed" for c in result.claims["slash"])
+    assert result.stakes["cheater"][1] < result.stakes["cheater"][0]
+    assert result.statuses[result.claims["false"][0]] in ("Refuted", "AttestersPenalized")
