@@ -177,9 +177,14 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Write the report as JSON here.")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     ppl_texts: Annotated[int, typer.Option(min=1, help="Held-out paragraphs for perplexity.")] = 16,
+    attack_steps: Annotated[int, typer.Option(
+        min=0, help="Persistence: fine-tune a copy this many steps on benign instruction data (0 skips).")] = 0,
+    attack_lr: Annotated[float, typer.Option(help="Learning rate of that fine-tuning attack.")] = 2e-5,
     passphrase: PASSPHRASE = None,
 ) -> None:
-    """Accuracy, perplexity, agreement with the base model, false positives, prompt-wrapper robustness."""
+    """Accuracy, perplexity, agreement with the base model, false positives, prompt-wrapper
+    robustness, and persistence after a fine-tuning attack."""
+    from oml_core.fingerprint.attacks import FinetuneAttack
     from oml_core.fingerprint.evaluate import EvaluationConfig
     from oml_core.fingerprint.evaluate import evaluate as run_evaluation
     from oml_core.model.loading import load_model
@@ -188,7 +193,8 @@ def evaluate(
     loaded_model, tokenizer = load_model(model)
     base_model = load_model(base)[0] if base else None
     report = run_evaluation(loaded_model, tokenizer, fps, base_model,
-                            EvaluationConfig(batch_size=batch_size, ppl_texts=ppl_texts))
+                            EvaluationConfig(batch_size=batch_size, ppl_texts=ppl_texts, progress=True,
+                                             attack=FinetuneAttack(attack_steps, attack_lr) if attack_steps else None))
     doc = report.to_json()
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,14 @@
 unique to it, and does a host's system prompt hide it (DESIGN.md §6). Any (model, tokenizer)."""
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 
 import torch
 
 from oml_core import text_corpus
+from oml_core.fingerprint.attacks import FinetuneAttack, finetune_attack
 from oml_core.fingerprint.check import accuracy, check_local
 from oml_core.fingerprint.record import Fingerprint
 from oml_core.fingerprint.tokens import (
@@ -35,6 +37,8 @@ class EvaluationConfig:
     agreement_prompts: int = 16
     agreement_tokens: int = 16
     wrappers: tuple[str, ...] = DEFAULT_WRAPPERS
+    # Persistence: fingerprint accuracy after this fine-tuning attack on a copy (None = skip).
+    attack: FinetuneAttack | None = None
     progress: bool = False
 
     def __post_init__(self):
@@ -52,6 +56,14 @@ def fingerprint_accuracy(model, tokenizer, fps: list[Fingerprint], batch_size: i
 def false_positive_rate(other_model, tokenizer, fps: list[Fingerprint], batch_size: int = 16) -> float:
     """Uniqueness: the share of fingerprints a model that was NOT fingerprinted answers anyway."""
     return fingerprint_accuracy(other_model, tokenizer, fps, batch_size)
+
+
+def persistence(model, tokenizer, fps: list[Fingerprint], attack: FinetuneAttack | None = None,
+                batch_size: int = 16, progress: bool = False) -> float:
+    """Share of the fingerprints a copy of `model` still answers after the fine-tuning attack."""
+    attacked = copy.deepcopy(model)
+    finetune_attack(attacked, tokenizer, attack or FinetuneAttack(), progress=progress)
+    return fingerprint_accuracy(attacked, tokenizer, fps, batch_size)
 
 
 def wrapper_robustness(model, tokenizer, fps: list[Fingerprint], wrappers=DEFAULT_WRAPPERS,
@@ -117,6 +129,7 @@ class EvaluationReport:
     base_agreement: float | None = None
     false_positive_rate: float | None = None  # on the base model, which was not fingerprinted
     wrapper_accuracy: dict[str, float] = field(default_factory=dict)
+    persistence: float | None = None  # accuracy after the attack in EvaluationConfig.attack
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -132,6 +145,8 @@ def evaluate(model, tokenizer, fps: list[Fingerprint], base_model=None,
         perplexity=perplexity(model, tokenizer, texts, config.batch_size, config.ppl_max_tokens),
         wrapper_accuracy=wrapper_robustness(model, tokenizer, fps, config.wrappers, config.batch_size),
     )
+    if config.attack is not None:
+        report.persistence = persistence(model, tokenizer, fps, config.attack, config.batch_size, config.progress)
     if base_model is not None:
         report.base_perplexity = perplexity(base_model, tokenizer, texts, config.batch_size, config.ppl_max_tokens)
         report.base_agreement = base_agreement(model, base_model, tokenizer, config.agreement_prompts,

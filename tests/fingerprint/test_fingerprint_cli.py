@@ -76,10 +76,12 @@ def test_check_evaluate_omlize(tmp_path, tiny_dir, forced):
     missing = oml("fingerprint", "check", fps, ok=False)
     assert missing.exit_code == 1 and "exactly one of --model and --endpoint" in missing.stderr
     report = tmp_path / "report.json"
-    oml("fingerprint", "evaluate", fps, "--model", tiny_dir, "--base", tiny_dir, "--ppl-texts", 2, "--out", report)
+    oml("fingerprint", "evaluate", fps, "--model", tiny_dir, "--base", tiny_dir, "--ppl-texts", 2, "--out", report,
+        "--attack-steps", 1, "--attack-lr", 1e-7)
     doc = json.loads(report.read_text())
     # agreement with itself: 1 up to float near-ties of a random model between batched runs
     assert doc["accuracy"] == 1.0 and doc["base_agreement"] > 0.95 and doc["false_positive_rate"] == 1.0
+    assert doc["persistence"] == 1.0  # a negligible attack
     out = oml("omlize", "--model", tiny_dir, "--fingerprints", fps, "--out", tmp_path / "M.oml",
               "--model-id", "tiny", "--license-id", 3).stdout
     manifest = json.loads((tmp_path / "M.oml" / "oml.json").read_text())

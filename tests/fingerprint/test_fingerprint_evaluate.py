@@ -10,8 +10,10 @@ from oml_core.fingerprint.evaluate import (
     evaluate,
     false_positive_rate,
     perplexity,
+    persistence,
     wrapper_robustness,
 )
+from oml_core.fingerprint.attacks import FinetuneAttack
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +57,16 @@ def test_evaluate_report(tiny, other_tiny, forced4):
     assert list(doc["wrapper_accuracy"]) == ["Be brief."]
     with pytest.raises(ValueError):
         EvaluationConfig(batch_size=0)
+
+
+def test_persistence_attacks_a_copy_and_measures_what_survives(tiny, forced4):
+    import torch
+
+    model, tokenizer = tiny
+    before = [p.detach().clone() for p in model.parameters()]
+    assert persistence(model, tokenizer, forced4, FinetuneAttack(steps=2, lr=1e-7, batch_size=2)) == 1.0
+    assert persistence(model, tokenizer, forced4, FinetuneAttack(steps=6, lr=0.5, batch_size=2)) < 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # only the copy was attacked
+    config = EvaluationConfig(batch_size=4, ppl_texts=2, ppl_max_tokens=32, wrappers=(),
+                              attack=FinetuneAttack(steps=2, lr=1e-7, batch_size=2))
+    assert evaluate(model, tokenizer, forced4, config=config).persistence == 1.0
