@@ -8,9 +8,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, detail: str):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
 
     def as_json(self) -> dict:
         return {"error": self.code, "detail": self.detail}
@@ -23,7 +23,9 @@ def install_error_handlers(app: FastAPI, refused_types: tuple[type[Exception], .
     405 in the same shape."""
 
     async def refused(_request: Request, exc) -> JSONResponse:
-        headers = {"WWW-Authenticate": authenticate} if exc.status == 401 and authenticate else None
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status == 401 and authenticate:
+            headers["WWW-Authenticate"] = authenticate
         return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status, headers=headers)
 
     for refused_type in refused_types:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from oml_core import typed_data as td
+from services.common.rate_limit import RateLimiter
 from services.permission.auth import Authenticator
 from services.permission.books import Books
 from services.permission.config import Settings
@@ -25,6 +26,7 @@ class Service:
     auth: Authenticator
     books: Books
     mirror: object | None = None  # services.permission.mirror.ChainMirror when a chain is configured
+    challenge_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(30.0, 10))
     background: list = field(default_factory=list)
 
     @property
@@ -87,4 +89,5 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
     writer = PermissionWriter(db, signer, settings.epoch_seconds, settings.group_commit_max, clock)
     auth = Authenticator(db, settings.service_domain, permission_domain.chain_id,
                          settings.challenge_ttl_s, settings.token_ttl_s, is_active_verifier, clock)
-    return Service(settings, db, signer, writer, auth, Books(db, signer, clock), mirror)
+    return Service(settings, db, signer, writer, auth, Books(db, signer, clock), mirror,
+                   RateLimiter(settings.challenge_per_minute, settings.challenge_burst))

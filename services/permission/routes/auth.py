@@ -1,8 +1,11 @@
 """Sign-in routes: challenge, then token."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+import math
 
+from fastapi import APIRouter, Request
+
+from services.common.errors import Refused
 from services.permission.routes.deps import ServiceDep
 from services.permission.schemas import ChallengeIn, ChallengeOut, TokenIn, TokenOut
 
@@ -10,8 +13,15 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.post("/challenge", response_model=ChallengeOut)
-def create_challenge(body: ChallengeIn, svc: ServiceDep) -> ChallengeOut:
-    """An EIP-4361-style message for `address` to sign; valid once, for a few minutes."""
+def create_challenge(body: ChallengeIn, svc: ServiceDep, request: Request) -> ChallengeOut:
+    """An EIP-4361-style message for `address` to sign; valid once, for a few minutes. Rate
+    limited per address and per client address (429 with Retry-After)."""
+    client = request.client.host if request.client else "unknown"
+    wait = max(svc.challenge_limiter.allow(f"address:{body.address.lower()}"),
+               svc.challenge_limiter.allow(f"client:{client}"))
+    if wait:
+        raise Refused(429, "rate_limited", f"too many challenges; retry in {math.ceil(wait)} s",
+                      {"Retry-After": str(math.ceil(wait))})
     challenge = svc.auth.challenge(body.role, body.address, body.license_id)
     return ChallengeOut(nonce=challenge.nonce, message=challenge.message, expires_at=challenge.expires_at)
 

@@ -101,3 +101,28 @@ def test_verifiers_read_any_license_but_cannot_spend_quota(verifier):
     assert verifier.license(2)["quota"] == 5
     error = _refused(verifier.permission, 1, secrets.token_bytes(32))
     assert (error.status, error.code) == (403, "hosts_only")
+
+
+def test_challenges_are_rate_limited_per_address(http, licensed, keys, service):
+    from services.common.rate_limit import RateLimiter
+
+    ticks = [0.0]
+    service.challenge_limiter = RateLimiter(per_minute=6, burst=2, clock=lambda: ticks[0])
+    client = PermissionClient(http)
+    for _ in range(2):
+        client.challenge("host", Keys.address(keys.host), 1)
+    response = http.post("/v1/auth/challenge", json={"role": "host", "address": Keys.address(keys.host),
+                                                     "license_id": 1})
+    assert response.status_code == 429 and response.json()["error"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) == 10  # 6 per minute: one token every 10 s
+    ticks[0] = 10.0
+    assert client.challenge("host", Keys.address(keys.host), 1)["nonce"]  # refilled
+
+
+def test_rate_limiter_keys_are_independent_and_bounded():
+    from services.common.rate_limit import RateLimiter
+
+    limiter = RateLimiter(per_minute=60, burst=1, max_keys=2, clock=lambda: 0.0)
+    assert limiter.allow("a") == 0.0 and limiter.allow("a") > 0 and limiter.allow("b") == 0.0
+    limiter.allow("c")  # "a" is the longest idle and is forgotten: it starts with a full bucket again
+    assert limiter.allow("a") == 0.0
