@@ -65,6 +65,7 @@ def token_hash(token: str) -> bytes:
 
 
 TOKEN_CACHE_MAX = 100_000  # tokens remembered in memory per process
+VERIFIER_RECHECK_S = 30    # a verifier's token dies within this long of it leaving the registry
 
 
 def _invalid_token() -> Refused:
@@ -83,6 +84,7 @@ class Authenticator:
         # another replica) is looked up in the database. Unknown tokens are never cached.
         self._tokens: dict[bytes, tuple[Principal, int]] = {}
         self._tokens_lock = threading.Lock()
+        self._verifier_checked: dict[str, float] = {}  # address -> when it was last seen active
 
     def _remember(self, key: bytes, principal: Principal, expires_at: int) -> None:
         with self._tokens_lock:
@@ -171,6 +173,7 @@ class Authenticator:
                 self._check_host(session, challenge.address, challenge.license_id)
         else:
             self._check_verifier(challenge.address)
+            self._verifier_checked[challenge.address] = self.clock()
         token = "omlp_" + secrets.token_urlsafe(32)
         expires_at = now + self.token_ttl
         principal = Principal(challenge.role, challenge.address, challenge.license_id)
@@ -182,6 +185,27 @@ class Authenticator:
                                                  expires_at=expires_at))
         self._remember(token_hash(token), principal, expires_at)  # after COMMIT only
         return token, principal, expires_at
+
+    def verifier_recheck_due(self, who: Principal) -> bool:
+        """Whether a verifier's standing must be read from the chain again before it is served."""
+        return who.role == VERIFIER and self.clock() - self._verifier_checked.get(who.address, -1e18) >= VERIFIER_RECHECK_S
+
+    def recheck_verifier(self, who: Principal) -> None:
+        """Revocation: a verifier that left (or was penalized out of) the registry loses every
+        token at once, here and in the database, instead of keeping them until they expire."""
+        try:
+            self._check_verifier(who.address)
+        except Refused as refused:
+            if refused.status != 403:
+                raise
+            with self.db.write() as session:
+                session.execute(delete(Token).where(Token.address == who.address, Token.role == VERIFIER))
+            with self._tokens_lock:
+                self._tokens = {k: v for k, v in self._tokens.items()
+                                if not (v[0].role == VERIFIER and v[0].address == who.address)}
+            raise Refused(401, "verifier_inactive", f"{who.address} is no longer an active verifier: "
+                                                    "its tokens are revoked") from None
+        self._verifier_checked[who.address] = self.clock()
 
     def authenticate(self, token: str) -> Principal:
         cached = self.cached_principal(token)

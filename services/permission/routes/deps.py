@@ -30,6 +30,8 @@ async def principal(request: Request,
     who = auth.cached_principal(credentials.credentials)
     if who is None:
         who = await run_in_threadpool(auth.authenticate, credentials.credentials)
+    if auth.verifier_recheck_due(who):  # hosts never, verifiers every VERIFIER_RECHECK_S
+        await run_in_threadpool(auth.recheck_verifier, who)
     return who
 
 

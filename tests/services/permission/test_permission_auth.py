@@ -4,11 +4,14 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from permission_helpers import Keys
+from fastapi.testclient import TestClient
+from permission_helpers import Keys, make_settings, seed_license
 
 from oml_core import typed_data as td
 from services.permission.auth import personal_sign_digest
+from services.permission.app import create_app
 from services.permission.client import PermissionClient, ServiceError
+from services.permission.service import build_service
 
 
 def _token(client: PermissionClient, nonce: str, signature: bytes) -> dict:
@@ -126,3 +129,29 @@ def test_rate_limiter_keys_are_independent_and_bounded():
     assert limiter.allow("a") == 0.0 and limiter.allow("a") > 0 and limiter.allow("b") == 0.0
     limiter.allow("c")  # "a" is the longest idle and is forgotten: it starts with a full bucket again
     assert limiter.allow("a") == 0.0
+
+
+def test_a_verifier_that_leaves_the_registry_loses_its_tokens(database_url, keys, clock):
+    from sqlalchemy import func, select
+
+    from services.permission.auth import VERIFIER_RECHECK_S
+    from services.permission.db.models import Token
+
+    active = {Keys.address(keys.verifier)}
+    service = build_service(make_settings(database_url), private_key=keys.signer,
+                            is_active_verifier=lambda a: a in active, clock=clock)
+    seed_license(service, 1, keys.host)
+    with TestClient(create_app(service=service)) as http:
+        verifier = PermissionClient(http)
+        verifier.sign_in(keys.verifier, "verifier")
+        assert verifier.license(1)["license_id"] == 1
+        active.clear()  # it left, or a penalty took it below the minimum stake
+        assert verifier.license(1)["license_id"] == 1  # within the recheck interval: still served
+        clock.now += VERIFIER_RECHECK_S
+        error = _refused(verifier.license, 1)
+        assert (error.status, error.code) == (401, "verifier_inactive")
+        with service.db.read() as session:
+            assert session.execute(select(func.count()).select_from(Token).where(
+                Token.address == Keys.address(keys.verifier))).scalar() == 0
+        error = _refused(verifier.sign_in, keys.verifier, "verifier")
+        assert (error.status, error.code) == (403, "not_active_verifier")
