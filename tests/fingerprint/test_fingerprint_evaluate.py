@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from oml_core.fingerprint.attacks import FinetuneAttack
 from oml_core.fingerprint.evaluate import (
     EvaluationConfig,
     base_agreement,
@@ -13,7 +14,6 @@ from oml_core.fingerprint.evaluate import (
     persistence,
     wrapper_robustness,
 )
-from oml_core.fingerprint.attacks import FinetuneAttack
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ from fastapi import APIRouter, Request
 
 from services.common.errors import Refused
 from services.permission.routes.deps import ServiceDep
-from services.permission.schemas import ChallengeIn, ChallengeOut, TokenIn, TokenOut
+from services.permission.schemas import ChallengeIn, ChallengeOut, ErrorOut, TokenIn, TokenOut
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-@router.post("/challenge", response_model=ChallengeOut)
+@router.post("/challenge", response_model=ChallengeOut, responses={429: {"model": ErrorOut}})
 def create_challenge(body: ChallengeIn, svc: ServiceDep, request: Request) -> ChallengeOut:
     """An EIP-4361-style message for `address` to sign; valid once, for a few minutes. Rate
     limited per address and per client address (429 with Retry-After)."""

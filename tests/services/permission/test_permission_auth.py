@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from permission_helpers import Keys, make_settings, seed_license
 
 from oml_core import typed_data as td
-from services.permission.auth import personal_sign_digest
 from services.permission.app import create_app
+from services.permission.auth import personal_sign_digest
 from services.permission.client import PermissionClient, ServiceError
 from services.permission.service import build_service
 
