@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import secrets
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -51,6 +52,8 @@ WARMUP_S = 1.0
 PHASE_S = 8.0
 SINGLE_MAX_REQUESTS = 40_000
 BATCH_MAX_REQUESTS = 2_000
+
+SERVER_WORKERS = 2          # uvicorn workers in the multi-process rows (one per core here)
 
 TARGET_BATCH_RATIO = 0.50   # batch σ/s ÷ raw signing σ/s
 TARGET_SINGLE_RATE = 2_000  # σ/s on POST /v1/permissions
@@ -144,12 +147,17 @@ class Phase:
     client_cpu: float = 0.0  # cores used by this (load) process during the window
     other_cpu: float = 0.0   # cores used by everything else on the machine during the window
     samples: list[dict] = field(default_factory=list)
+    client: str = "httpx"    # the load generator: httpx (this process) or autocannon (Node)
+    workers: int = 1         # uvicorn worker processes of the server
+    reported_ms: dict = field(default_factory=dict)  # percentiles a load generator reported itself
 
     @property
     def rate(self) -> float:
         return self.sigma / self.seconds if self.seconds else 0.0
 
     def percentile_ms(self, p: float) -> float:
+        if f"p{p:g}" in self.reported_ms:
+            return self.reported_ms[f"p{p:g}"]
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
@@ -224,6 +232,44 @@ def run_phase(server: testing.PermissionProcess, token: str, backend: str, route
     return phase
 
 
+def run_autocannon(server: testing.PermissionProcess, token: str, backend: str, concurrency: int,
+                   workers: int) -> Phase:
+    """The single route driven by autocannon (tools/loadgen.js): a Node load generator that costs
+    the machine much less CPU per request than a Python client, after a short warm-up."""
+    phase = Phase(backend, "single", concurrency, client="autocannon", workers=workers)
+
+    def drive(seconds: float) -> dict:
+        out = subprocess.run(["node", str(ROOT / "tools" / "loadgen.js"), server.url, token, str(LICENSE_ID),
+                              str(seconds), str(concurrency)], check=False, capture_output=True, text=True,
+                             timeout=seconds + 60)
+        if out.returncode != 0:
+            raise RuntimeError(f"loadgen failed: {out.stderr[-500:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    drive(max(1, round(WARMUP_S)))
+    pids = [server.process.pid, *_children(server.process.pid)]
+    cpu_server, cpu_all, started = sum(map(_cpu_seconds, pids)), _machine_busy_seconds(), time.perf_counter()
+    result = drive(round(PHASE_S))
+    phase.seconds = time.perf_counter() - started
+    phase.requests = phase.sigma = int(result["ok"])
+    phase.reported_ms = {"p50": float(result["p50_ms"]), "p99": float(result["p99_ms"])}
+    for kind in ("non2xx", "errors", "timeouts"):
+        if result[kind]:
+            phase.errors[kind] += int(result[kind])
+    phase.seconds = float(result["seconds"]) or phase.seconds  # autocannon's own window, not its start-up
+    phase.server_cpu = (sum(map(_cpu_seconds, pids)) - cpu_server) / phase.seconds
+    phase.other_cpu = max(0.0, (_machine_busy_seconds() - cpu_all) / phase.seconds - phase.server_cpu)
+    return phase
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes uvicorn forked (their CPU is the server's too)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _check_samples(phase: Phase, signer: str) -> None:
     """The σ received are real: each sample recovers to the service's signer."""
     domain = td.Domain(testing.CHAIN_ID, testing.CLAIM_MANAGER)
@@ -249,6 +295,14 @@ def bench_backend(backend: str, database_url: str, workdir: Path, console: Conso
         for route, concurrency in plan:
             console.log(f"{backend}: {route} route, {concurrency} concurrent, {PHASE_S:.0f} s…")
             phases.append(run_phase(server, token, backend, route, concurrency))
+        for concurrency in SINGLE_CONCURRENCIES:
+            console.log(f"{backend}: single route, autocannon, {concurrency} connections, 1 worker…")
+            phases.append(run_autocannon(server, token, backend, concurrency, workers=1))
+    with testing.PermissionProcess(database_url, signer, workdir / f"server-{backend}-workers.log",
+                                   workers=SERVER_WORKERS) as server:
+        for concurrency in SINGLE_CONCURRENCIES:
+            console.log(f"{backend}: single route, autocannon, {concurrency} connections, {SERVER_WORKERS} workers…")
+            phases.append(run_autocannon(server, token, backend, concurrency, workers=SERVER_WORKERS))
     address = Account.from_key(signer).address
     for phase in phases:
         _check_samples(phase, address)
@@ -276,8 +330,9 @@ def _postgres_version(base_url: str) -> str:
 
 
 def _label(p: Phase) -> str:
-    return f"single, {p.concurrency} concurrent" if p.route == "single" else \
-        f"batch of {BATCH_SIZE}, {p.concurrency} concurrent"
+    how = "" if p.client == "httpx" and p.workers == 1 else f", {p.client}, {p.workers} worker{'s' * (p.workers > 1)}"
+    return (f"single, {p.concurrency} concurrent" if p.route == "single" else
+            f"batch of {BATCH_SIZE}, {p.concurrency} concurrent") + how
 
 
 def targets_of(phases: list[Phase], raw: float) -> list[tuple[str, str, str, str]]:
@@ -309,6 +364,8 @@ def render(raw: float, pipeline: float, phases: list[Phase], targets, notes: lis
     for p in phases:
         what = ("single `POST /v1/permissions`" if p.route == "single" else
                 f"batch `POST /v1/permissions/batch` ({BATCH_SIZE} σ)")
+        if p.client != "httpx" or p.workers != 1:
+            what += f", {p.client}, {p.workers} worker{'s' * (p.workers > 1)}"
         rows.append(f"| {what} | {p.backend} | {p.rate:,.0f} | {p.rate / raw:.1%} | {p.percentile_ms(50):.1f} | "
                     f"{p.percentile_ms(99):.1f} | {p.requests:,} | {p.concurrency} | {p.server_cpu:.2f} | "
                     f"{p.client_cpu:.2f} | {p.other_cpu:.2f} | {sum(p.errors.values())} |")
@@ -342,7 +399,10 @@ METHOD = (
     "response is parsed and counted. σ/s = σ received ÷ wall time of the window; latency is per request, "
     "client side. CPU columns are cores used during the window (server process, load process, rest of the "
     "machine). "
-    "Afterwards sampled σ are checked to recover to the signer and the stored sequences to be gap-free."
+    "Afterwards sampled σ are checked to recover to the signer and the stored sequences to be gap-free. "
+    "Rows marked autocannon are driven by tools/loadgen.js (Node autocannon, one process, fresh random query "
+    "hash per request; latencies are its own percentiles; its CPU counts under other CPU) against the same "
+    "server and against `--workers 2` (two uvicorn processes on the same database)."
 )
 
 
@@ -371,7 +431,8 @@ def plot(raw: float, pipeline: float, phases: list[Phase]) -> None:
     palette = {"SQLite": "#1f77b4", "PostgreSQL": "#2ca02c"}
     for p in phases:
         labels.append(f"{p.route}\n{p.backend}\n" + (f"{BATCH_SIZE}/req, c={p.concurrency}" if p.route == "batch"
-                                                       else f"c={p.concurrency}"))
+                                                       else f"c={p.concurrency}")
+                      + ("" if p.client == "httpx" else f"\n{p.client}, w={p.workers}"))
         values.append(p.rate)
         colors.append(palette.get(p.backend, "#ff7f0e") if p.route == "batch" else
                       {"SQLite": "#aec7e8", "PostgreSQL": "#98df8a"}.get(p.backend, "#ffbb78"))
@@ -447,7 +508,7 @@ def main() -> None:
     table.add_row("σ in process (digest+sign+leaf)", "in process", f"{pipeline:,.0f}", f"{pipeline / raw:.0%}",
                   "", "", "", "", "", "", "", "")
     for p in phases:
-        table.add_row(p.route if p.route == "single" else f"batch ({BATCH_SIZE} σ)", p.backend, f"{p.rate:,.0f}",
+        table.add_row(_label(p), p.backend, f"{p.rate:,.0f}",
                       f"{p.rate / raw:.1%}", f"{p.percentile_ms(50):.1f}", f"{p.percentile_ms(99):.1f}",
                       f"{p.requests:,}", str(p.concurrency), f"{p.server_cpu:.2f}", f"{p.client_cpu:.2f}",
                       f"{p.other_cpu:.2f}", str(sum(p.errors.values())))

@@ -26,10 +26,14 @@ def serve(
     deployment: Annotated[Path | None, typer.Option(
         envvar="OML_PERMISSION_DEPLOYMENT", help="Deployment JSON (oml deploy).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Worker processes on one port; they share the database like replicas.")] = 1,
 ) -> None:
     """Run the service with uvicorn. The signer key comes from OML_PERMISSION_KEYSTORE (+
     OML_PERMISSION_KEYSTORE_PASSWORD) or OML_PERMISSION_SIGNER_KEY; other settings from
     OML_PERMISSION_* variables (services/permission/config.py)."""
+    import os
+
     import uvicorn
 
     from services.permission.app import create_app
@@ -38,10 +42,17 @@ def serve(
 
     overrides = {k: v for k, v in {"database_url": database_url, "deployment": deployment}.items() if v}
     try:
-        app_ = create_app(Settings(**overrides))
+        app_ = create_app(Settings(**overrides))  # also checks the settings before any worker starts
     except SignerConfigError as exc:
         raise fail(str(exc)) from None
-    uvicorn.run(app_, host=host, port=port, log_level=log_level)
+    if workers == 1:
+        uvicorn.run(app_, host=host, port=port, log_level=log_level)
+        return
+    app_.state.service.stop()  # each worker builds its own service from the environment
+    for name, value in overrides.items():
+        os.environ[f"OML_PERMISSION_{name.upper()}"] = str(value)
+    uvicorn.run("services.permission.app:create_app", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level)
 
 
 @app.command("settle")
