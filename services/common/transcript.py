@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from oml_core import typed_data as td
 from oml_core.contracts import ClaimInput
@@ -57,6 +57,17 @@ class Transcript(BaseModel):
     prover: Address
     sent_at: int
     received_at: int
+
+    @model_validator(mode="after")
+    def _hashable(self) -> Transcript:
+        # JSON parsers accept NaN and Infinity, which JCS (RFC 8785) cannot encode: refuse them
+        # here, as a validation error, rather than fail later while hashing.
+        try:
+            self.query_hash()
+            self.evidence_hash()
+        except ValueError as exc:
+            raise ValueError(f"the transcript cannot be canonicalized (RFC 8785): {exc}") from None
+        return self
 
     def query_hash(self) -> bytes:
         """Hash of the request as the prover sent it (the σ the host needed is for this hash)."""

@@ -52,7 +52,11 @@ async def _permission(gw: Gateway, raw_messages: list) -> dict | None:
         gw.metrics.inc("oml_host_served_without_permission_total")
         return None
     try:
-        return await gw.batcher.permit(td.query_hash(raw_messages))
+        query_hash = td.query_hash(raw_messages)
+    except (TypeError, ValueError) as exc:  # e.g. NaN, which JSON parsers accept and JCS cannot encode
+        raise HostError(400, "invalid_request", f"messages cannot be canonicalized: {exc}") from None
+    try:
+        return await gw.batcher.permit(query_hash)
     except PermissionRefused as exc:
         gw.metrics.inc("oml_host_permission_denied_total")
         raise HostError(403, exc.code, f"the permission service refused σ: {exc.detail}") from None

@@ -28,9 +28,12 @@ class Settings(BaseSettings):
     # Sign-in: EIP-4361-style challenge, then a bearer token scoped to one license (hosts).
     service_domain: str = "oml-permission"
     challenge_ttl_s: int = 300
-    # Challenges are open to anyone and each one is a database row: per address and per client IP.
-    challenge_per_minute: float = 30.0
-    challenge_burst: int = 10
+    # Challenges are open to anyone and each one is a database row: limited per address and per
+    # client IP. Generous, since every service of a local network signs in from 127.0.0.1.
+    challenge_per_minute: float = 120.0
+    challenge_burst: int = 60
+    client_challenge_per_minute: float = 600.0
+    client_challenge_burst: int = 200
     token_ttl_s: int = 3600
 
     max_batch: int = 256          # queries in one POST /v1/permissions/batch

@@ -26,7 +26,8 @@ class Service:
     auth: Authenticator
     books: Books
     mirror: object | None = None  # services.permission.mirror.ChainMirror when a chain is configured
-    challenge_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(30.0, 10))
+    challenge_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120.0, 60))         # per address
+    client_challenge_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(600.0, 200))  # per client IP
     background: list = field(default_factory=list)
 
     @property
@@ -90,4 +91,5 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
     auth = Authenticator(db, settings.service_domain, permission_domain.chain_id,
                          settings.challenge_ttl_s, settings.token_ttl_s, is_active_verifier, clock)
     return Service(settings, db, signer, writer, auth, Books(db, signer, clock), mirror,
-                   RateLimiter(settings.challenge_per_minute, settings.challenge_burst))
+                   RateLimiter(settings.challenge_per_minute, settings.challenge_burst),
+                   RateLimiter(settings.client_challenge_per_minute, settings.client_challenge_burst))

@@ -17,8 +17,7 @@ def create_challenge(body: ChallengeIn, svc: ServiceDep, request: Request) -> Ch
     """An EIP-4361-style message for `address` to sign; valid once, for a few minutes. Rate
     limited per address and per client address (429 with Retry-After)."""
     client = request.client.host if request.client else "unknown"
-    wait = max(svc.challenge_limiter.allow(f"address:{body.address.lower()}"),
-               svc.challenge_limiter.allow(f"client:{client}"))
+    wait = max(svc.challenge_limiter.allow(body.address.lower()), svc.client_challenge_limiter.allow(client))
     if wait:
         raise Refused(429, "rate_limited", f"too many challenges; retry in {math.ceil(wait)} s",
                       {"Retry-After": str(math.ceil(wait))})

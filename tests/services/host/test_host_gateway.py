@@ -168,6 +168,15 @@ def test_bad_requests_are_400s_that_spend_no_sigma(served, body, reason):
     assert gw.batcher.batch_calls == 0
 
 
+def test_messages_that_json_allows_but_jcs_cannot_hash_are_a_400(served):
+    url, gw, _ = served
+    body = '{"messages": [{"role": "user", "content": "hi", "name": NaN}]}'  # Python's json accepts NaN
+    response = httpx.post(url + "/v1/chat/completions", content=body, timeout=60,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "canonicalized" in response.json()["detail"]
+    assert gw.batcher.batch_calls == 0
+
+
 def test_a_prompt_beyond_the_context_is_a_400(served):
     url, gw, _ = served
     messages = [{"role": "user", "content": "word " * 600}]
