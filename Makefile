@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 FORGE  := $(NODE_BIN)/forge
 
-.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas bench-permissions clean
+.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas bench-permissions bench-e2e bench-attacks clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -55,6 +55,12 @@ bench-gas: setup
 
 bench-permissions: setup
 	$(BIN)/python -m benchmarks.permissions
+
+bench-e2e: setup
+	$(BIN)/python -m benchmarks.e2e
+
+bench-attacks: setup
+	$(BIN)/python -m benchmarks.attacks
 
 clean:
 	rm -rf build contracts/out contracts/cache .build

@@ -27,6 +27,13 @@ STAGES = ("probe answered, transcript accepted", "accepted → ClaimOpened", "pr
           "window passed → Executed")
 
 
+def _default_verifier_poll() -> float:
+    """The verifiers here run with their default worker interval (as `oml up` starts them)."""
+    from services.verifier.config import Settings
+
+    return Settings.model_fields["poll_interval_s"].default
+
+
 @dataclass(frozen=True)
 class DetectionLoad:
     probes: int = 5           # timed probes that carried the fingerprint
@@ -55,7 +62,7 @@ class DetectionResult:
     load: DetectionLoad
     timings: list[ProbeTiming] = field(default_factory=list)
     missed: int = 0               # probes whose answer did not carry the fingerprint (no claim expected)
-    verifier_poll_s: float = 2.0  # the verifiers' worker interval (their default)
+    verifier_poll_s: float = field(default_factory=_default_verifier_poll)  # their worker interval
     challenge_window: int = 0
 
     def stage(self, name: str) -> list[float]:

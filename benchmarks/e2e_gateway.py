@@ -2,10 +2,11 @@
 without σ, measured in the same run.
 
 One LocalChain license, the real permission service, and the real `oml host serve` over a model
-directory. The gateway runs once per mode (with σ: skip_permission_share 0; without σ: 1.0), one
-after the other, never both at once (they would share the same cores); the modes alternate over
-`rounds`. Each run gets the same fixed prompts, the same max_tokens at temperature 0, the same
-number of concurrent clients, and an unmeasured warm-up first.
+directory, started twice: one gateway with σ (skip_permission_share 0), one serving without σ
+(skip_permission_share 1.0). They are driven one at a time, never both at once (they would share
+the same cores), in short runs whose order flips every round (ABBA...), so that both modes see the
+same background load. Every run gets the same fixed prompts, the same max_tokens at temperature 0
+and the same number of concurrent clients; each gateway gets an unmeasured warm-up first.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.e2e_env import environment
 from oml_core.chain.anvil import free_port
 from oml_core.fingerprint.record import Fingerprint
 from services.common.answer import OML_FIELD
@@ -47,8 +49,8 @@ class GatewayLoad:
 
     max_tokens: int = 16
     concurrency: int = 4
-    requests: int = 48         # measured requests per run
-    warmup_requests: int = 8   # unmeasured, first (also lets the first σ sign-in happen)
+    requests: int = 8          # measured requests per run (one mode, one round)
+    warmup_requests: int = 8   # unmeasured, before each mode's first run (and its first σ sign-in)
     prompts: tuple[str, ...] = PROMPTS
 
     def __post_init__(self):
@@ -143,16 +145,16 @@ async def _drive(client: httpx.AsyncClient, load: GatewayLoad, phase: GatewayPha
         phase.seconds = time.perf_counter() - started
 
 
-def measure_gateway(base_url: str, mode: str, round_: int, load: GatewayLoad,
+def measure_gateway(base_url: str, mode: str, round_: int, load: GatewayLoad, warm_up: bool = True,
                     transport: httpx.AsyncBaseTransport | None = None) -> GatewayPhase:
-    """Warm-up, then `load.requests` requests from `load.concurrency` clients; reads /metrics after."""
+    """(Warm-up, then) `load.requests` requests from `load.concurrency` clients; reads /metrics after."""
     phase = GatewayPhase(mode, round_)
 
     async def run() -> None:
         limits = httpx.Limits(max_connections=load.concurrency, max_keepalive_connections=load.concurrency)
         async with httpx.AsyncClient(base_url=base_url, transport=transport, limits=limits, timeout=300) as client:
             warmup = GatewayPhase(mode, round_)
-            await _drive(client, load, warmup, load.warmup_requests, record=False)
+            await _drive(client, load, warmup, load.warmup_requests if warm_up else 0, record=False)
             phase.errors.update({f"warm-up {k}": v for k, v in warmup.errors.items()})
             await _drive(client, load, phase, load.requests, record=True)
             metrics = parse_metrics((await client.get("/metrics")).text)
@@ -196,6 +198,7 @@ class GatewayResult:
     sigma_latencies: list[float]  # seconds, see sigma_round_trips
     load: GatewayLoad
     model: str
+    model_threads: int = 1
 
     def of(self, mode: str) -> list[GatewayPhase]:
         return [p for p in self.phases if p.mode == mode]
@@ -204,10 +207,21 @@ class GatewayResult:
     def overhead(self) -> float:
         return sigma_overhead(self.of(WITH_SIGMA), self.of(WITHOUT_SIGMA))
 
+    def round_overheads(self) -> list[float]:
+        """1 − rps_with/rps_without of each round (its two runs ran back to back)."""
+        return [1 - w.rps / wo.rps for w, wo in zip(self.of(WITH_SIGMA), self.of(WITHOUT_SIGMA), strict=True)
+                if wo.rps]
+
 
 def bench_gateway(workdir: Path, model_dir: Path, model_name: str, load: GatewayLoad, rounds: int, log,
-                  sigma_samples: int = 100) -> GatewayResult:
-    """The whole part: chain, license, permission service, the gateway in each mode per round."""
+                  sigma_samples: int = 100, model_threads: int = 1) -> GatewayResult:
+    """The whole part: chain, license, permission service, one gateway per mode, then `rounds`
+    rounds of one measured run per mode (the order flips every round: ABBA...).
+
+    `model_threads` (OMP_NUM_THREADS of the gateways): on two cores, one for the model leaves the
+    other to the σ path (permission service, chain, clients); a model spinning on both cores
+    would make σ wait behind it, and on a busy machine two-thread torch stalls on descheduled
+    threads (measured here: 1.1 to 12 s for the same 16 tokens with 2 threads, 1.7 to 2.2 s with 1)."""
     phases: list[GatewayPhase] = []
     with LocalChain.start(workdir, n_hosts=1, n_verifiers=1) as chain:
         host_key = chain.accounts.hosts[0]
@@ -217,22 +231,24 @@ def bench_gateway(workdir: Path, model_dir: Path, model_name: str, load: Gateway
         topology.wait_all([permission])
         sigma = sigma_round_trips(permission.url, host_key, license_id, sigma_samples)
         log(f"σ round trip (host → permission service, one hash): p50 {percentile_ms(sigma, 50):.1f} ms")
+        # Both gateways stay up and only one is ever driven: the idle one waits on its socket.
+        # Short alternating runs see the same background load on this shared machine, which one
+        # long run per mode would not.
+        hosts = {}
+        for mode in (WITH_SIGMA, WITHOUT_SIGMA):
+            plan = topology.HostPlan("sigma" if mode == WITH_SIGMA else "nosigma", skip_permission_share=SKIP_SHARE[mode])
+            with environment(OMP_NUM_THREADS=str(model_threads)):
+                hosts[mode] = topology.start_host(chain, host_key, license_id, model_dir, permission.url, plan,
+                                                  free_port())
+            topology.wait_all([hosts[mode]], timeout=300)  # one model load at a time
         for round_ in range(1, rounds + 1):
             order = (WITH_SIGMA, WITHOUT_SIGMA) if round_ % 2 else (WITHOUT_SIGMA, WITH_SIGMA)
             for mode in order:
-                plan = topology.HostPlan(f"{'sigma' if mode == WITH_SIGMA else 'nosigma'}-{round_}",
-                                         skip_permission_share=SKIP_SHARE[mode])
-                port = free_port()
-                host = topology.start_host(chain, host_key, license_id, model_dir, permission.url, plan, port)
-                topology.wait_all([host], timeout=300)
-                try:
-                    phase = measure_gateway(host.url, mode, round_, load)
-                finally:
-                    host.stop()
+                phase = measure_gateway(hosts[mode].url, mode, round_, load, warm_up=round_ == 1)
                 log(f"round {round_}, {mode}: {phase.rps:.2f} requests/s, p50 {phase.percentile_ms(50):.0f} ms, "
                     f"p99 {phase.percentile_ms(99):.0f} ms, errors {sum(phase.errors.values())}")
                 phases.append(phase)
-    return GatewayResult(phases, sigma, load, model_name)
+    return GatewayResult(phases, sigma, load, model_name, model_threads)
 
 
 def mean_ms(latencies: list[float]) -> float:

@@ -18,15 +18,14 @@ of the counter is the i-th transcript's verdict: its latency is then minus its a
 """
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from benchmarks.e2e_env import environment
 from oml_core.fingerprint.commit import commitment_tree
 from oml_core.fingerprint.record import Fingerprint
 from services.common.signed_requests import sign_headers
@@ -36,7 +35,6 @@ from services.scenario import topology
 from services.stack import LocalChain, address_of, sign_in_when_mirrored
 
 SHOWN, HELD, UNPERMITTED = "honest, σ shown", "honest, σ held", "unpermitted"
-VERDICT_OF = {SHOWN: "honest", HELD: "honest", UNPERMITTED: "unpermitted"}
 CHECKED_SERIES = "oml_verifier_transcripts_checked_total"
 TRANSCRIPTS_PATH = "/v1/transcripts"
 
@@ -131,7 +129,6 @@ class ServiceResult:
     verdict_at: list[float]    # perf_counter when the counter first showed its verdict
     submit_started: float
     verdicts: dict[str, int]   # the verifier's /metrics counts by verdict (after the run)
-    submit_errors: Counter
 
     @property
     def checks(self) -> int:
@@ -166,7 +163,7 @@ def submit_and_wait(url: str, prover_key: str, batch: Batch, timeout_s: float,
     checked counter has grown by len(batch) (TimeoutError otherwise)."""
     with httpx.Client(base_url=url, timeout=30) as http:
         base = sum(checked_counts(http.get("/metrics").text).values())
-        accepted, done, errors = [], [], Counter()
+        accepted, done = [], []
         last_poll = 0.0
 
         def poll() -> None:
@@ -182,7 +179,6 @@ def submit_and_wait(url: str, prover_key: str, batch: Batch, timeout_s: float,
             headers = {"Content-Type": "application/json", **sign_headers(prover_key, "POST", TRANSCRIPTS_PATH, body)}
             response = http.post(TRANSCRIPTS_PATH, content=body, headers=headers)
             if response.status_code != 202:
-                errors[f"HTTP {response.status_code}"] += 1
                 raise RuntimeError(f"{url} refused a transcript: {response.status_code} {response.text[:300]}")
             accepted.append(time.perf_counter())
             if time.perf_counter() - last_poll >= poll_s:
@@ -194,22 +190,7 @@ def submit_and_wait(url: str, prover_key: str, batch: Batch, timeout_s: float,
             time.sleep(poll_s)
             poll()
         verdicts = checked_counts(http.get("/metrics").text)
-    return ServiceResult(accepted, done, started, verdicts, errors)
-
-
-@contextmanager
-def _environment(**values: str):
-    """Extra environment for the processes started inside (ServiceProcess copies os.environ)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return ServiceResult(accepted, done, started, verdicts)
 
 
 @dataclass
@@ -247,7 +228,7 @@ def bench_verifier(workdir: Path, load: VerifierLoad, log) -> VerifierResult:
             local.stop()
         log(f"in process: {in_process.rate:,.0f} checks/s over {load.total} transcripts")
 
-        with _environment(OML_VERIFIER_POLL_INTERVAL_S=str(load.poll_interval_s)):
+        with environment(OML_VERIFIER_POLL_INTERVAL_S=str(load.poll_interval_s)):
             verifiers = topology.start_verifiers(chain, permission.url, 3)
         topology.wait_all(verifiers)
         service = submit_and_wait(verifiers[0].url, a.provers[0], batch, load.timeout_s)
