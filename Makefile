@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 FORGE  := $(NODE_BIN)/forge
 
-.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas bench-permissions bench-e2e bench-attacks clean
+.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas bench-permissions bench-e2e bench-attacks bench-fingerprints clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -61,6 +61,9 @@ bench-e2e: setup
 
 bench-attacks: setup
 	$(BIN)/python -m benchmarks.attacks
+
+bench-fingerprints: setup
+	$(BIN)/python -m benchmarks.fingerprints $(ARGS)
 
 clean:
 	rm -rf build contracts/out contracts/cache .build
