@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -55,8 +56,11 @@ async def _permission(gw: Gateway, raw_messages: list) -> dict | None:
         query_hash = td.query_hash(raw_messages)
     except (TypeError, ValueError) as exc:  # e.g. NaN, which JSON parsers accept and JCS cannot encode
         raise HostError(400, "invalid_request", f"messages cannot be canonicalized: {exc}") from None
+    started = time.perf_counter()
     try:
-        return await gw.batcher.permit(query_hash)
+        permission = await gw.batcher.permit(query_hash)
+        gw.metrics.observe("oml_host_permission_wait_seconds", time.perf_counter() - started)
+        return permission
     except PermissionRefused as exc:
         gw.metrics.inc("oml_host_permission_denied_total")
         raise HostError(403, exc.code, f"the permission service refused σ: {exc.detail}") from None

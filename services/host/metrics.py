@@ -11,11 +11,15 @@ HELP = {
     "oml_host_permission_denied_total": "Requests not served because the permission service refused.",
     "oml_host_permission_unavailable_total": "Requests not served because no σ could be obtained.",
 }
+SUMMARIES = {
+    "oml_host_permission_wait_seconds": "Time a request waited for its σ (batching window included).",
+}
 
 
 class GatewayMetrics:
     def __init__(self):
         self._values: Counter[str] = Counter()
+        self._sums: Counter[str] = Counter()  # summaries: sum of observations (count in _values)
         self._lock = threading.Lock()
 
     def inc(self, name: str) -> None:
@@ -23,6 +27,13 @@ class GatewayMetrics:
             raise KeyError(name)
         with self._lock:
             self._values[name] += 1
+
+    def observe(self, name: str, seconds: float) -> None:
+        if name not in SUMMARIES:
+            raise KeyError(name)
+        with self._lock:
+            self._values[name] += 1
+            self._sums[name] += seconds
 
     def value(self, name: str) -> int:
         with self._lock:
@@ -33,7 +44,11 @@ class GatewayMetrics:
         lines = []
         with self._lock:
             items = [(n, h, self._values[n]) for n, h in HELP.items()]
+            summaries = [(n, h, self._sums[n], self._values[n]) for n, h in SUMMARIES.items()]
         items += [(n, h, v) for n, (h, v) in gauges.items()]
         for name, help_text, value in items:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
+        for name, help_text, total, count in summaries:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} summary", f"{name}_sum {total:.6f}",
+                      f"{name}_count {count}"]
         return "\n".join(lines) + "\n"

@@ -99,7 +99,13 @@ def test_concurrent_requests_share_one_batch_call(chain, permission, model_dir, 
         assert len({p["sequence"] for p in permissions}) == 6
         for i, p in enumerate(permissions):
             assert_valid_permission(chain, p, license_id, [{"role": "user", "content": f"Question number {i % 5}?"}])
-        assert "oml_host_permission_batches_total 1" in httpx.get(url + "/metrics").text
+        metrics = httpx.get(url + "/metrics").text
+        assert "oml_host_permission_batches_total 1" in metrics
+        # every request waited for its σ, at least the batching window (requests came within it)
+        assert "oml_host_permission_wait_seconds_count 6" in metrics
+        wait_sum = float(next(line.split()[1] for line in metrics.splitlines()
+                              if line.startswith("oml_host_permission_wait_seconds_sum")))
+        assert wait_sum > 0.0
 
 
 def test_a_skipped_query_has_no_sigma_anywhere(chain, permission, model_dir, generator, tmp_path, licensed,
