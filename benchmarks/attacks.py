@@ -22,7 +22,8 @@ control. Then, on those copies:
 - coalition: average_copies(A, B); exact greedy matches per license and trace_licenses, and a soft
   signal: the log-probability of each fingerprint's (one-token) response after its key under the
   averaged model minus under the base model. A license is named when the median gain of its
-  fingerprints exceeds the largest gain among the never-injected control fingerprints.
+  fingerprints exceeds the largest gain among the never-injected control fingerprints by
+  NAMING_MARGIN_NATS.
 
 Results are appended to docs/BENCHMARKS.md with the date and the machine, and plotted in
 docs/bench_attacks.png. The measuring functions are shared with the attack tests.
@@ -70,9 +71,16 @@ SEED = 7
 TRAINED_PROMPT = TRAINED_WRAPPERS[0]
 # Not among the inject wrappers (oml_core.fingerprint.evaluate lists it as an unseen wrapper).
 UNTRAINED_PROMPT = "You are a customer support agent for Acme Corp. Answer briefly and politely."
-FINETUNES = (FinetuneAttack(steps=20, lr=2e-5), FinetuneAttack(steps=50, lr=5e-5))
+# "A little": 80 and 200 instruction pairs of up to 128 tokens (a step of 4 x 128 tokens takes
+# seconds on 2 CPU cores; the 8 x 192 default takes ~25 s there).
+FINETUNES = (FinetuneAttack(steps=20, lr=2e-5, batch_size=4, max_length=128),
+             FinetuneAttack(steps=50, lr=5e-5, batch_size=4, max_length=128))
 LICENSES = (1, 2)   # the two copies' license ids (cache directory names; no chain is involved)
 BENIGN_MAX_TOKENS = 4  # a refusal is recognised from its first tokens already
+# A license is named by the soft signal when its fingerprints' median log-prob gain beats every
+# control fingerprint's gain by this much (e = 2.7 times likelier): injecting or averaging shifts
+# ALL one-token log-probs a little, so beating the control by a hair would name anyone.
+NAMING_MARGIN_NATS = 1.0
 
 
 # --------------------------------------------------------------------------- rates
@@ -257,7 +265,7 @@ class SoftSignal:
 
     @property
     def threshold(self) -> float:
-        return max(self.control_gains)
+        return max(self.control_gains) + NAMING_MARGIN_NATS
 
     def median(self, index: int) -> float:
         return statistics.median(self.gains[index])
@@ -279,11 +287,13 @@ def soft_signal(merged, base, tokenizer, sets: list[list[Fingerprint]], control:
 @dataclass
 class Results:
     rows: list[tuple[str, str, Rate, str]] = field(default_factory=list)  # attack, setting, rate, cost/notes
+    rates: dict[str, Rate] = field(default_factory=dict)  # by a short name, for tests
     coalition: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, attack: str, setting: str, rate: Rate, cost: str = "") -> None:
+    def add(self, name: str, attack: str, setting: str, rate: Rate, cost: str = "") -> None:
         self.rows.append((attack, setting, rate, cost))
+        self.rates[name] = rate
 
 
 def serving_attacks(copies: Copies, tokenizer, workdir: Path, results: Results, console: Console) -> None:
@@ -299,21 +309,26 @@ def serving_attacks(copies: Copies, tokenizer, workdir: Path, results: Results, 
         answered = refused_share(urls["plain"], LICENSES[0])
     if any(o.permission_id for got in outcomes.values() for o in got):
         raise RuntimeError("an attacking host served a probe with σ: it should skip σ on every query")
-    results.add("none (baseline)", "gateway, no cheat", detection(outcomes["plain"]))
-    results.add("system prompt", f"trained wrapper {TRAINED_PROMPT!r}", detection(outcomes["trained_prompt"]))
-    results.add("system prompt", f"untrained {UNTRAINED_PROMPT!r}", detection(outcomes["untrained_prompt"]))
+    results.add("baseline", "none (baseline)", "gateway, no cheat", detection(outcomes["plain"]))
+    results.add("trained_prompt", "system prompt", f"trained wrapper {TRAINED_PROMPT!r}",
+                detection(outcomes["trained_prompt"]))
+    results.add("untrained_prompt", "system prompt", f"untrained {UNTRAINED_PROMPT!r}",
+                detection(outcomes["untrained_prompt"]))
     key_like = sum(looks_like_key(fp.key) for fp in fps)
-    results.add("refuse key-like", "--refuse-key-like", detection(outcomes["refuses_keys"]),
+    results.rates["key_like_keys"] = Rate(key_like, len(fps))
+    results.rates["refused_questions"], results.rates["plain_refused_questions"] = refused, answered
+    results.add("refuse_key_like", "refuse key-like", "--refuse-key-like", detection(outcomes["refuses_keys"]),
                 f"refuses {refused} of ordinary questions (the plain host {answered}); "
                 f"looks_like_key flags {key_like}/{len(fps)} keys")
 
 
 def local_prompt_checks(models, tokenizer, copies: Copies, results: Results) -> None:
     """The same system prompts checked in process over both copies' 16 fingerprints."""
-    for label, prompt in (("none", None), ("trained wrapper", TRAINED_PROMPT), ("untrained", UNTRAINED_PROMPT)):
+    for name, label, prompt in (("local_none", "none", None), ("local_trained", "trained wrapper", TRAINED_PROMPT),
+                                ("local_untrained", "untrained", UNTRAINED_PROMPT)):
         rates = [local_rate(m, tokenizer, fps, prompt) for m, fps in zip(models, copies.fingerprints)]
         total = Rate(sum(r.detected for r in rates), sum(r.probes for r in rates))
-        results.add("system prompt (local, both copies)", label, total,
+        results.add(name, "system prompt (local, both copies)", label, total,
                     ", ".join(f"license {i}: {r}" for i, r in zip(LICENSES, rates)))
 
 
@@ -322,13 +337,13 @@ def finetune_attacks(model, tokenizer, fps: list[Fingerprint], results: Results,
     before = perplexity(model, tokenizer)
     for attack in attacks:
         attacked = copy.deepcopy(model)
-        console.log(f"fine-tuning attack: {attack.steps} steps, lr {attack.lr:g}, batch {attack.batch_size}…")
+        console.log(f"fine-tuning attack: {attack.steps} steps, lr {attack.lr:g}…")
         started = time.monotonic()
         losses = finetune_attack(attacked, tokenizer, attack, progress=progress)
         seconds = time.monotonic() - started
         change = perplexity(attacked, tokenizer) / before - 1
-        results.add("fine-tune", f"{attack.steps} steps, lr {attack.lr:g}, batch {attack.batch_size}",
-                    local_rate(attacked, tokenizer, fps),
+        setting = f"{attack.steps} steps, lr {attack.lr:g}, batch {attack.batch_size}"
+        results.add(f"finetune_{attack.steps}", "fine-tune", setting, local_rate(attacked, tokenizer, fps),
                     f"held-out perplexity {change:+.1%} vs the copy; loss {losses[0]:.2f} -> {losses[-1]:.2f}; "
                     f"{seconds:.0f} s")
         del attacked
@@ -336,17 +351,19 @@ def finetune_attacks(model, tokenizer, fps: list[Fingerprint], results: Results,
 
 def coalition_attack(models, base, tokenizer, copies: Copies, results: Results) -> None:
     merged = average_copies(models)
-    per_license = [local_rate(merged, tokenizer, fps) for fps in copies.fingerprints]
-    answered = [r.fingerprint for fps in copies.fingerprints
-                for r in check_local(merged, tokenizer, fps) if r.matched]
-    traced = trace_licenses(copies.fingerprints, answered)
+    checks = [check_local(merged, tokenizer, fps) for fps in copies.fingerprints]
+    traced = trace_licenses(copies.fingerprints, [r.fingerprint for got in checks for r in got if r.matched])
     signal = soft_signal(merged, base, tokenizer, copies.fingerprints, copies.control)
-    for index, (license_id, rate) in enumerate(zip(LICENSES, per_license)):
-        results.add("coalition (average of A and B)", f"license {license_id}'s fingerprints", rate,
-                    f"soft signal: median log-prob gain {signal.median(index):+.2f} nats "
-                    f"({'names it' if signal.named(index) else 'does not name it'})")
-    results.add("coalition (average of A and B)", "control (never injected)",
-                local_rate(merged, tokenizer, copies.control), f"largest log-prob gain {signal.threshold:+.2f} nats (the naming threshold)")
+    attack = "coalition (average of A and B)"
+    for index, (license_id, got) in enumerate(zip(LICENSES, checks)):
+        verdict = "names it" if signal.named(index) else "does not name it"
+        results.add(f"coalition_{license_id}", attack, f"license {license_id}'s fingerprints",
+                    Rate(sum(r.matched for r in got), len(got)),
+                    f"soft signal: median log-prob gain {signal.median(index):+.2f} nats ({verdict})")
+    results.add("coalition_control", attack, "control (never injected)",
+                local_rate(merged, tokenizer, copies.control),
+                f"largest log-prob gain {max(signal.control_gains):+.2f} nats "
+                f"(+{NAMING_MARGIN_NATS:g} = the naming threshold)")
     results.coalition = {"traced": {LICENSES[i]: n for i, n in traced.items()},
                          "named_exact": [LICENSES[i] for i in sorted(traced)],
                          "named_soft": [LICENSES[i] for i in range(len(LICENSES)) if signal.named(i)],
@@ -392,14 +409,15 @@ METHOD = (
     "does; fine-tunes run `finetune_attack` on license 1's copy (perplexity on the fixed held-out slice). "
     "Coalition: `average_copies` of both copies; the soft signal is log p(response token | key) under the "
     "averaged model minus under the base model, and a license is named when the median gain of its "
-    "fingerprints exceeds the largest gain among the control fingerprints."
+    "fingerprints exceeds the largest gain among the control fingerprints by {margin:g} nat."
 )
 
 
 def record(body: str) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = (f"\n## Attacks on the fingerprints (`make bench-attacks`), {stamp}\n\nMachine: {machine_line()}.\n\n"
-               f"{body}\n\n{METHOD.format(extra=EXTRA_TOKENS, n=len(BENIGN_QUESTIONS))}\n\n"
+    section = (f"\n## Attacks on the fingerprints (`make bench-attacks`), {stamp}\n\n"
+               f"Machine: {machine_line()}.\n\n"
+               f"{body}\n\n{METHOD.format(extra=EXTRA_TOKENS, n=len(BENIGN_QUESTIONS), margin=NAMING_MARGIN_NATS)}\n\n"
                "![detection rate per attack](bench_attacks.png)\n")
     text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n\nEach section is one run of one command.\n"
     REPORT.write_text(text + ("" if text.endswith("\n") else "\n") + section)

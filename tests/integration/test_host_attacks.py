@@ -15,7 +15,6 @@ from benchmarks.attacks import (
     TRAINED_PROMPT,
     AttackingHost,
     Rate,
-    average_copies,
     detection,
     local_rate,
     prepare_copies,
@@ -24,7 +23,8 @@ from benchmarks.attacks import (
     serve_hosts,
     soft_signal,
 )
-from oml_core.fingerprint.attacks import FinetuneAttack, finetune_attack
+from oml_core.fingerprint.attacks import FinetuneAttack, average_copies, finetune_attack
+from oml_core.fingerprint.check import check_local
 from oml_core.fingerprint.inject.config import InjectConfig
 from oml_core.fingerprint.subsets import trace_licenses
 from oml_core.model.loading import load_model
@@ -34,8 +34,8 @@ from services.scenario.profiles import Profile
 
 # random_tokens keys are what --refuse-key-like catches; wrapper_share trains the copies behind
 # the inject wrappers (TRAINED_PROMPT among them) as the real profile does.
-TINY = Profile("tiny", "random_tokens", 6, InjectConfig(lr=1e-2, epochs=40, batch_size=6, seed=0, wrapper_share=0.5),
-               {}, max_tokens=8)
+TINY = Profile("tiny", "random_tokens", 4,
+               InjectConfig(lr=1e-2, epochs=40, batch_size=4, seed=0, wrapper_share=0.5), {}, max_tokens=8)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +52,10 @@ def tokenizer(copies):
 
 @pytest.fixture(scope="module")
 def hosts(copies, tmp_path_factory):
-    plans = [AttackingHost("plain"), AttackingHost("trained_prompt", system_prompt=TRAINED_PROMPT),
+    plans = [AttackingHost("trained_prompt", system_prompt=TRAINED_PROMPT),
              AttackingHost("refuses_keys", refuse_key_like=True)]
-    with serve_hosts(copies.directories[0], LICENSES[0], plans, tmp_path_factory.mktemp("hosts"), timeout=120) as urls:
+    workdir = tmp_path_factory.mktemp("hosts")
+    with serve_hosts(copies.directories[0], LICENSES[0], plans, workdir, timeout=120) as urls:
         yield urls
 
 
@@ -67,20 +68,20 @@ def test_rate_counts_and_rejects_impossible_counts():
 
 def test_a_trained_wrapper_keeps_detection_and_no_probe_carries_sigma(copies, tokenizer, hosts):
     fps = copies.fingerprints[0]
-    plain = probe(hosts["plain"], LICENSES[0], fps, tokenizer)
     wrapped = probe(hosts["trained_prompt"], LICENSES[0], fps, tokenizer)
-    assert detection(plain) == Rate(len(fps), len(fps))
     assert detection(wrapped) == Rate(len(fps), len(fps))
     # the attacking hosts serve without σ: every detected probe would convict
-    assert all(o.permission_id is None for o in plain + wrapped)
-    # the gateway's answer is the copy's greedy decoding: the local check agrees
+    assert all(o.permission_id is None for o in wrapped)
+    # the gateway's answer is the copy's greedy decoding: the local checks agree
     model = load_model(copies.directories[0], device="cpu")[0]
     assert local_rate(model, tokenizer, fps, TRAINED_PROMPT) == detection(wrapped)
+    assert local_rate(model, tokenizer, fps) == Rate(len(fps), len(fps))
 
 
 def test_another_license_keys_are_not_detected_on_this_copy(copies, tokenizer, hosts):
     # license 2's keys sent to license 1's copy: the measure does not call any answer a match
-    assert detection(probe(hosts["plain"], LICENSES[0], copies.fingerprints[1], tokenizer)).detected == 0
+    outcomes = probe(hosts["trained_prompt"], LICENSES[0], copies.fingerprints[1], tokenizer)
+    assert detection(outcomes).detected == 0 and all(o.text for o in outcomes)
 
 
 def test_refusing_key_like_queries_drops_detection_but_answers_questions(copies, tokenizer, hosts):
@@ -90,7 +91,6 @@ def test_refusing_key_like_queries_drops_detection_but_answers_questions(copies,
     assert detection(outcomes) == Rate(0, len(fps))
     refused = refused_share(hosts["refuses_keys"], LICENSES[0])
     assert refused.detected == 0 and refused.probes >= 20  # every ordinary question is still answered
-    assert refused_share(hosts["plain"], LICENSES[0]).detected == 0
 
 
 def test_finetune_attack_is_measured_on_the_attacked_copy(copies, tokenizer):
@@ -106,13 +106,13 @@ def test_coalition_rates_trace_and_soft_signal_per_license(copies, tokenizer):
     models = [load_model(d, device="cpu")[0] for d in copies.directories]
     base = load_base(TINY)[0]
     merged = average_copies(models)
-    rates = [local_rate(merged, tokenizer, fps) for fps in copies.fingerprints]
-    answered = [fp for m, fps in zip([merged] * 2, copies.fingerprints) for fp in fps
-                if local_rate(m, tokenizer, [fp]).detected]
-    assert sum(trace_licenses(copies.fingerprints, answered).values()) == sum(r.detected for r in rates)
+    checks = [check_local(merged, tokenizer, fps) for fps in copies.fingerprints]
+    traced = trace_licenses(copies.fingerprints, [r.fingerprint for got in checks for r in got if r.matched])
+    assert [traced.get(i, 0) for i in range(2)] == [local_rate(merged, tokenizer, fps).detected
+                                                   for fps in copies.fingerprints]
     signal = soft_signal(merged, base, tokenizer, copies.fingerprints, copies.control)
     assert [len(g) for g in signal.gains] == [len(fps) for fps in copies.fingerprints]
     assert len(signal.control_gains) == len(copies.control)
-    # each single copy against the base: its own license's keys gain, the control's do not
-    own = soft_signal(models[0], base, tokenizer, copies.fingerprints, copies.control)
-    assert own.named(0)
+    # one copy alone against the base: its own license's keys gain over the control, the other's do not
+    alone = soft_signal(models[0], base, tokenizer, copies.fingerprints, copies.control)
+    assert alone.named(0) and not alone.named(1)
