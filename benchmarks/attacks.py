@@ -33,8 +33,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
-import platform
 import secrets
 import statistics
 import time
@@ -47,6 +45,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.report import machine_line
 from oml_core.chain.anvil import free_port
 from oml_core.fingerprint.attacks import FinetuneAttack, average_copies, finetune_attack
 from oml_core.fingerprint.check import check_local, text_matches
@@ -373,12 +372,6 @@ def coalition_attack(models, base, tokenizer, copies: Copies, results: Results) 
 # --------------------------------------------------------------------------- report
 
 
-def machine_line() -> str:
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{platform.platform()}, {platform.machine()}, nproc {nproc}, Python {platform.python_version()}, "
-            f"torch {torch.__version__} on CPU, {torch.get_num_threads()} threads")
-
-
 def render(results: Results, copies: Copies) -> str:
     lines = ["| attack | setting | detection rate | cost / notes |", "|---|---|---:|---|"]
     lines += [f"| {a} | {s} | {r} | {c} |" for a, s, r, c in results.rows]
@@ -416,7 +409,7 @@ METHOD = (
 def record(body: str) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (f"\n## Attacks on the fingerprints (`make bench-attacks`), {stamp}\n\n"
-               f"Machine: {machine_line()}.\n\n"
+               f"Machine: {machine_line(with_torch=True)}.\n\n"
                f"{body}\n\n{METHOD.format(extra=EXTRA_TOKENS, n=len(BENIGN_QUESTIONS), margin=NAMING_MARGIN_NATS)}\n\n"
                "![detection rate per attack](bench_attacks.png)\n")
     text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n\nEach section is one run of one command.\n"

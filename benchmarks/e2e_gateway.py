@@ -25,22 +25,14 @@ from benchmarks.e2e_env import environment
 from oml_core.chain.anvil import free_port
 from oml_core.fingerprint.record import Fingerprint
 from services.common.answer import OML_FIELD
+from services.prover.benign import BUILT_IN
 from services.scenario import topology
 from services.stack import LocalChain, sign_in_when_mirrored
 
 WITH_SIGMA, WITHOUT_SIGMA = "with σ", "without σ"
 SKIP_SHARE = {WITH_SIGMA: 0.0, WITHOUT_SIGMA: 1.0}
 
-PROMPTS = (
-    "What is the capital of France?",
-    "Give me one tip for writing clean Python code.",
-    "Why is the sky blue?",
-    "Name a prime number larger than ten.",
-    "What does a compiler do?",
-    "How many legs does a spider have?",
-    "Describe a cat in one sentence.",
-    "What is the boiling point of water?",
-)
+PROMPTS = BUILT_IN[:8]  # the prover's cover traffic: ordinary questions
 
 
 @dataclass(frozen=True)

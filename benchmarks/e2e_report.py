@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import platform
 import statistics
 from pathlib import Path
 
 from benchmarks.e2e_detection import STAGES, DetectionResult
 from benchmarks.e2e_gateway import WITH_SIGMA, WITHOUT_SIGMA, GatewayResult, mean_ms, percentile_ms
 from benchmarks.e2e_verifier import HELD, SHOWN, UNPERMITTED, VerifierResult
+from benchmarks.report import machine_line
 
 TARGET_SIGMA_OVERHEAD = 0.05  # issue 4: σ costs under 5% of serving time
-
-
-def machine_line() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    import torch
-
-    return (f"{platform.platform()}, {cpu}, nproc {nproc}, Python {platform.python_version()}, "
-            f"torch {torch.__version__}")
 
 
 def gateway_rows(g: GatewayResult) -> list[list[str]]:
@@ -165,7 +149,7 @@ METHOD = (
 
 def record(report: Path, body: str, load_text: str) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = (f"\n## End to end (`make bench-e2e`), {stamp}\n\nMachine: {machine_line()}.\n\n{body}\n\n"
+    section = (f"\n## End to end (`make bench-e2e`), {stamp}\n\nMachine: {machine_line(with_torch=True)}.\n\n{body}\n\n"
                f"{load_text}\n\n![gateway, verifier and detection](bench_e2e.png)\n")
     text = report.read_text() if report.exists() else "# Benchmarks\n\nEach section is one run of one command.\n"
     if not text.endswith("\n"):

@@ -118,7 +118,7 @@ def table(results: list[Result]) -> Table:
 
 def markdown(results: list[Result], frontier: list, attack: FinetuneAttack, base_ppl: float, quick: bool) -> str:
     lines = [(f"### Fingerprint capacity{' (quick grid)' if quick else ''} — "
-             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine_line()}"), "",
+             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine_line(with_torch=True)}"), "",
              (f"Command: `make bench-fingerprints{' ARGS=--quick' if quick else ''}`. Base held-out perplexity "
              f"{base_ppl:.2f}. Plain recipe: {_recipe_text(BASE_RECIPE)}; mix+avg: {_recipe_text(MIXED_RECIPE)}; "
              f"epochs capped at {STEP_BUDGET} steps per run. Persistence attack: {attack.steps} steps of SFT, "

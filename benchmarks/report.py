@@ -19,10 +19,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def machine_line() -> str:
-    """CPU model, cores this process may use, OS and Python: enough to compare runs."""
+def machine_line(with_torch: bool = False) -> str:
+    """CPU model, cores this process may use, OS and Python (and torch): enough to compare runs."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu_model()}, {cores} cores, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    line = f"{cpu_model()}, nproc {cores}, {platform.platform()}, Python {platform.python_version()}"
+    if with_torch:
+        import torch
+
+        line += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    return line
 
 
 def append_section(markdown: str) -> Path:

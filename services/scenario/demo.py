@@ -23,19 +23,11 @@ from oml_core.chain.anvil import advance_time
 from oml_core.fingerprint.commit import commitment_tree
 from oml_core.fingerprint.record import Fingerprint
 from services.permission.client import PermissionClient
+from services.prover.benign import BUILT_IN
 from services.scenario import network, report, topology
 from services.scenario.owner import LicenseCopy
 from services.scenario.profiles import profile as get_profile
 from services.stack import ETH, LocalChain, address_of, sign_in_when_mirrored
-
-USER_QUESTIONS = [
-    "What is the capital of France?",
-    "Give me one tip for writing clean Python code.",
-    "Why is the sky blue?",
-    "Name a prime number larger than ten.",
-    "What does a compiler do?",
-    "How many legs does a spider have?",
-]
 
 
 @dataclass
@@ -99,7 +91,7 @@ def _story(chain: LocalChain, prof, console, step, result: DemoResult, seed: int
 
     step("Users query both hosts with the openai client", "every answer names its permission σ(q)")
     for name, host in hosts.items():
-        result.user_answers[name] = _user_traffic(host.url, USER_QUESTIONS[:3], prof.max_tokens)
+        result.user_answers[name] = _user_traffic(host.url, list(BUILT_IN[:3]), prof.max_tokens)
         for answer in result.user_answers[name]:
             console.print(f"  {name:<8} σ {answer['permission_id'] or '[red]none[/]':<6} {answer['question']!r} -> "
                           f"{answer['text'][:60]!r}")
