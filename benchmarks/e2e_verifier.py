@@ -202,22 +202,31 @@ class VerifierResult:
     claims_opened: int
 
 
+def prepare_load(chain: LocalChain, load: VerifierLoad, verifier_keys: list[str]):
+    """A license whose fingerprints are `load`'s, the permission service, and the batch of
+    transcripts; returns (permission service process, batch). `verifier_keys` are signed in once
+    so that their lookups do not race the service's chain mirror."""
+    a = chain.accounts
+    honest, unpermitted = make_fingerprints(load)
+    license_id = chain.add_license(a.hosts[0], honest + unpermitted, b"\x02" * 32)
+    permission = topology.start_permission(chain)
+    topology.wait_all([permission])
+    with httpx.Client(base_url=permission.url, timeout=30) as http:
+        client = PermissionClient(http)
+        sign_in_when_mirrored(client, a.hosts[0], "host", license_id)
+        batch = build_batch(client, license_id, honest, unpermitted, load, address_of(a.provers[0]))
+        for key in verifier_keys:  # lookups fail until the service's mirror has seen each verifier
+            sign_in_when_mirrored(PermissionClient(http), key, "verifier")
+    return permission, batch
+
+
 def bench_verifier(workdir: Path, load: VerifierLoad, log) -> VerifierResult:
     from services.verifier.config import Settings
     from services.verifier.service import Verifier
 
     with LocalChain.start(workdir, n_hosts=1, n_verifiers=4) as chain:
         a = chain.accounts
-        honest, unpermitted = make_fingerprints(load)
-        license_id = chain.add_license(a.hosts[0], honest + unpermitted, b"\x02" * 32)
-        permission = topology.start_permission(chain)
-        topology.wait_all([permission])
-        with httpx.Client(base_url=permission.url, timeout=30) as http:
-            client = PermissionClient(http)
-            sign_in_when_mirrored(client, a.hosts[0], "host", license_id)
-            batch = build_batch(client, license_id, honest, unpermitted, load, address_of(a.provers[0]))
-            for key in a.verifiers:  # lookups fail until the service's mirror has seen each verifier
-                sign_in_when_mirrored(PermissionClient(http), key, "verifier")
+        permission, batch = prepare_load(chain, load, a.verifiers)
 
         # the baseline: the fourth staked verifier's Verifier, in this process, nothing started
         local = Verifier(Settings(key=a.verifiers[3], deployment=chain.deployment_path, permission_url=permission.url,

@@ -27,15 +27,14 @@ from benchmarks.e2e_verifier import (
     UNPERMITTED,
     Batch,
     VerifierLoad,
-    build_batch,
     check_in_process,
     checked_counts,
-    make_fingerprints,
+    prepare_load,
     submit_and_wait,
 )
 from services.permission import testing
 from services.scenario import topology
-from services.stack import LocalChain, address_of, sign_in_when_mirrored
+from services.stack import LocalChain
 
 
 def _phase(mode: str, requests: int, seconds: float, round_: int = 1) -> GatewayPhase:
@@ -132,22 +131,12 @@ def chain(tmp_path_factory):
 
 
 def test_verifier_measurement_times_every_verdict(chain, tmp_path):
-    from services.permission.client import PermissionClient
     from services.verifier.config import Settings
     from services.verifier.service import Verifier
 
     a = chain.accounts
     load = VerifierLoad(shown=4, held=2, unpermitted=1, honest_keys=3)
-    honest, unpermitted = make_fingerprints(load)
-    license_id = chain.add_license(a.hosts[0], honest + unpermitted, b"\x02" * 32)
-    permission = topology.start_permission(chain)
-    topology.wait_all([permission])
-    with httpx.Client(base_url=permission.url, timeout=30) as http:
-        client = PermissionClient(http)
-        sign_in_when_mirrored(client, a.hosts[0], "host", license_id)
-        batch = build_batch(client, license_id, honest, unpermitted, load, address_of(a.provers[0]))
-        for key in a.verifiers[:2]:
-            sign_in_when_mirrored(PermissionClient(http), key, "verifier")
+    permission, batch = prepare_load(chain, load, a.verifiers[:2])
     assert len(batch.transcripts) == load.total and batch.kinds.count(UNPERMITTED) == 1
     assert batch.kinds[0] != UNPERMITTED and batch.kinds[-1] != UNPERMITTED  # spread, not appended
 
