@@ -33,12 +33,16 @@ def serve(
     OML_PERMISSION_KEYSTORE_PASSWORD) or OML_PERMISSION_SIGNER_KEY; other settings from
     OML_PERMISSION_* variables (services/permission/config.py)."""
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
+    from services.common.workers import serve_workers
     from services.permission.app import create_app
     from services.permission.config import Settings
     from services.permission.signer import SignerConfigError
+    from services.permission.writer_link import run_writer_process
 
     overrides = {k: v for k, v in {"database_url": database_url, "deployment": deployment}.items() if v}
     try:
@@ -51,8 +55,17 @@ def serve(
     app_.state.service.stop()  # each worker builds its own service from the environment
     for name, value in overrides.items():
         os.environ[f"OML_PERMISSION_{name.upper()}"] = str(value)
-    uvicorn.run("services.permission.app:create_app", factory=True, workers=workers, host=host, port=port,
-                log_level=log_level)
+    # One writer process stores every σ; the workers only serve HTTP (writer_link.py says why).
+    private = tempfile.mkdtemp(prefix="oml-permission-")  # mode 0700: only this user reaches the socket
+    socket_path = f"{private}/writer.sock"
+    os.environ["OML_PERMISSION_WRITER_SOCKET"] = socket_path
+    try:
+        status = serve_workers("services.permission.app:create_app", host, port, workers, log_level,
+                               companions=[(run_writer_process, (socket_path,))])
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command("settle")

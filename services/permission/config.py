@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_batch: int = 256          # queries in one POST /v1/permissions/batch
     epoch_seconds: int = 86_400   # usage epochs: floor(issuedAt / epoch_seconds)
     group_commit_max: int = 512   # σ requests the writer commits in one transaction
+    # Set by `serve --workers N` for its workers: the Unix socket of the one σ writer process.
+    writer_socket: str | None = None
 
     # Chain mirror: poll eth_getLogs, apply only blocks `confirmations` deep.
     mirror: bool = True

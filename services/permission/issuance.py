@@ -11,6 +11,7 @@ sequences stay gap-free and are never used twice.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -29,6 +30,7 @@ from services.permission.errors import Refused, unknown_license
 from services.permission.signer import Signer
 
 log = logging.getLogger(__name__)
+WRITER_TIMEOUT_S = 30.0
 _LICENSES = License.__table__
 _PERMISSIONS = PermissionRecord.__table__
 
@@ -66,6 +68,41 @@ def check_license(row: License | None, license_id: int, now: int) -> License:
     return row
 
 
+def writer_timeout() -> Refused:
+    return Refused(503, "writer_timeout", "σ could not be stored in time; retry")
+
+
+async def await_future(future: Future, timeout: float = WRITER_TIMEOUT_S):
+    """The writer's outcome, awaited on the running loop.
+
+    The writer's future is never cancelled from here: a client that hangs up (or a timeout)
+    only drops its waiter, while the σ may still commit. One callback from the writer thread
+    wakes the loop; no task or thread per request.
+    """
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def relay(source: Future) -> None:  # on the loop
+        if waiter.done():  # timed out, or the client hung up
+            return
+        exc = source.exception()
+        if exc is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(source.result())
+
+    def expire() -> None:
+        if not waiter.done():
+            waiter.set_exception(writer_timeout())
+
+    future.add_done_callback(lambda f: loop.call_soon_threadsafe(relay, f))
+    timer = loop.call_later(timeout, expire)
+    try:
+        return await waiter
+    finally:
+        timer.cancel()
+
+
 class PermissionWriter:
     def __init__(self, db: Database, signer: Signer, epoch_seconds: int, group_max: int = 512,
                  clock: Callable[[], float] = time.time):
@@ -94,6 +131,10 @@ class PermissionWriter:
             return future
         self._queue.put(_Request(license_id, query_hashes, future))
         return future
+
+    async def issue(self, license_id: int, query_hashes: list[bytes]) -> list[Issued]:
+        """The σ for `query_hashes`, once stored (what the routes await)."""
+        return await await_future(self.submit(license_id, query_hashes))
 
     # ------------------------------------------------------------------ writer thread
 

@@ -22,7 +22,7 @@ class Service:
     settings: Settings
     db: Database
     signer: Signer
-    writer: PermissionWriter
+    writer: PermissionWriter  # or writer_link.RemoteWriter in a worker of `serve --workers N`
     auth: Authenticator
     books: Books
     mirror: object | None = None  # services.permission.mirror.ChainMirror when a chain is configured
@@ -46,7 +46,12 @@ class Service:
         self.db.dispose()
 
 
-def _domains(settings: Settings, deployment) -> tuple[td.Domain, td.Domain]:
+def domains(settings: Settings, deployment=None) -> tuple[td.Domain, td.Domain]:
+    """(permission domain, voucher domain) of the deployment, or of the settings without one."""
+    if deployment is None and settings.deployment is not None:
+        from oml_core.chain.deployment import Deployment
+
+        deployment = Deployment.load(settings.deployment)
     if deployment is not None:
         return (td.Domain(deployment.chain_id, deployment.address("ClaimManager")),
                 td.Domain(deployment.chain_id, deployment.address("UsageSettlement")))
@@ -70,7 +75,7 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
         from oml_core.chain.client import connect
 
         w3 = connect(rpc_url)
-    permission_domain, voucher_domain = _domains(settings, deployment)
+    permission_domain, voucher_domain = domains(settings, deployment)
     signer = Signer(private_key if private_key is not None else load_private_key(settings),
                     permission_domain, voucher_domain)
     if migrate:
@@ -87,7 +92,12 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
             is_active_verifier = lambda address: bool(registry.functions.isActive(address).call())
     if is_active_verifier is None:
         is_active_verifier = lambda address: False
-    writer = PermissionWriter(db, signer, settings.epoch_seconds, settings.group_commit_max, clock)
+    if settings.writer_socket:  # a worker of `serve --workers N`: the writer process stores σ
+        from services.permission.writer_link import RemoteWriter
+
+        writer = RemoteWriter(settings.writer_socket)
+    else:
+        writer = PermissionWriter(db, signer, settings.epoch_seconds, settings.group_commit_max, clock)
     auth = Authenticator(db, settings.service_domain, permission_domain.chain_id,
                          settings.challenge_ttl_s, settings.token_ttl_s, is_active_verifier, clock)
     return Service(settings, db, signer, writer, auth, Books(db, signer, clock), mirror,

@@ -1,5 +1,5 @@
-"""`oml permission serve --workers 2`: two processes on one SQLite database hand out σ like two
-replicas would: every sequence number once, none skipped, whichever worker answered."""
+"""`oml permission serve --workers 2`: two HTTP worker processes and the one σ writer process
+behind them hand out every sequence number once, none skipped, whichever worker answered."""
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,11 +24,11 @@ def test_two_workers_issue_gap_free_sequences(tmp_path):
 
         with ThreadPoolExecutor(8) as pool:
             sequences = sorted(s for got in pool.map(burst, range(8)) for s in got)
-        assert _workers(server.process.pid) == 2
+        assert _spawned(server.process.pid) == 3  # 2 workers + the σ writer
     assert sequences == list(range(1, 201))
 
 
-def _workers(pid: int) -> int:
-    """uvicorn's worker processes (multiprocessing spawns them; its resource tracker is not one)."""
+def _spawned(pid: int) -> int:
+    """Processes the supervisor spawned (multiprocessing's resource tracker is not one)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return sum("spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace") for c in children)

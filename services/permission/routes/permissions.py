@@ -1,9 +1,6 @@
 """σ issuance (hosts) and σ lookup (verifiers, or the license's host)."""
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import Future
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -29,38 +26,10 @@ from services.permission.schemas import (
 from services.permission.service import Service
 
 router = APIRouter(tags=["permissions"])
-WRITER_TIMEOUT_S = 30.0
-
-
-def _relay(source: Future, waiter: asyncio.Future) -> None:
-    """On the event loop: copy the writer's outcome to the request's waiter (if still waiting)."""
-    if waiter.done():  # timed out, or the client hung up
-        return
-    exc = source.exception()
-    if exc is not None:
-        waiter.set_exception(exc)
-    else:
-        waiter.set_result(source.result())
-
-
-def _timeout(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(Refused(503, "writer_timeout", "σ could not be stored in time; retry"))
 
 
 async def _issue(svc: Service, license_id: int, hashes: list[str]) -> list[Issued]:
-    loop = asyncio.get_running_loop()
-    waiter = loop.create_future()
-    future = svc.writer.submit(license_id, [bytes.fromhex(h[2:]) for h in hashes])
-    # The writer's future is never cancelled from here: a client that hangs up (or a timeout)
-    # only drops its waiter, while the σ may still commit (as with asyncio.shield before).
-    # One callback from the writer thread wakes the loop; no task or thread per request.
-    future.add_done_callback(lambda f: loop.call_soon_threadsafe(_relay, f, waiter))
-    timer = loop.call_later(WRITER_TIMEOUT_S, _timeout, waiter)
-    try:
-        return await waiter
-    finally:
-        timer.cancel()
+    return await svc.writer.issue(license_id, [bytes.fromhex(h[2:]) for h in hashes])
 
 
 def _permission_json(issued: Issued, signer: str) -> dict:

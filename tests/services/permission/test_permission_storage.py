@@ -42,6 +42,51 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
     db.dispose()
 
 
+def test_sqlite_writers_of_every_process_queue_on_one_file_lock(tmp_path):
+    """A write session holds an OS lock on <db>.writer-lock that another process's writer waits
+    on (flock), instead of polling SQLite's busy handler."""
+    import fcntl
+    import os
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    db = Database(url)
+    probe = os.open(tmp_path / "p.db.writer-lock", os.O_RDWR)  # another open file: as another process
+    try:
+        with db.write(), pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again after the commit
+        fcntl.flock(probe, fcntl.LOCK_UN)
+    finally:
+        os.close(probe)
+        db.dispose()
+
+
+def test_sqlite_wal_is_checkpointed_in_the_background(tmp_path):
+    """Commits never checkpoint (wal_autocheckpoint=0); the background checkpointer copies the
+    WAL into the database file, so the file grows without any further commit."""
+    import time
+
+    from sqlalchemy import text
+
+    path = tmp_path / "p.db"
+    upgrade(f"sqlite:///{path}")
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        before = path.stat().st_size
+        with db.write() as session:
+            session.execute(text("CREATE TABLE filler (b BLOB)"))
+            session.execute(text("INSERT INTO filler VALUES (:b)"), [{"b": secrets.token_bytes(4096)}] * 64)
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < before + 64 * 4096 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.stat().st_size >= before + 64 * 4096
+    finally:
+        db.dispose()
+
+
 def test_signer_key_from_keystore_or_environment(tmp_path, monkeypatch):
     for name in ("SIGNER_KEY", "KEYSTORE", "KEYSTORE_PASSWORD"):
         monkeypatch.delenv(f"OML_PERMISSION_{name}", raising=False)
