@@ -53,7 +53,8 @@ PHASE_S = 8.0
 SINGLE_MAX_REQUESTS = 40_000
 BATCH_MAX_REQUESTS = 2_000
 
-SERVER_WORKERS = 2          # uvicorn workers in the multi-process rows (one per core here)
+SERVER_WORKERS = 2          # HTTP workers in the multi-process rows (one per core here)
+AUTOCANNON_ROUNDS = 3       # each autocannon row is the median round: this shared machine is noisy
 
 TARGET_BATCH_RATIO = 0.50   # batch σ/s ÷ raw signing σ/s
 TARGET_SINGLE_RATE = 2_000  # σ/s on POST /v1/permissions
@@ -148,8 +149,9 @@ class Phase:
     other_cpu: float = 0.0   # cores used by everything else on the machine during the window
     samples: list[dict] = field(default_factory=list)
     client: str = "httpx"    # the load generator: httpx (this process) or autocannon (Node)
-    workers: int = 1         # uvicorn worker processes of the server
+    workers: int = 1         # HTTP worker processes of the server (more than one: plus the σ writer process)
     reported_ms: dict = field(default_factory=dict)  # percentiles a load generator reported itself
+    rounds: list = field(default_factory=list)       # (σ/s, p99 ms) of every round; this phase is the median
 
     @property
     def rate(self) -> float:
@@ -236,6 +238,15 @@ def run_autocannon(server: testing.PermissionProcess, token: str, backend: str, 
                    workers: int) -> Phase:
     """The single route driven by autocannon (tools/loadgen.js): a Node load generator that costs
     the machine much less CPU per request than a Python client, after a short warm-up."""
+    rounds = sorted((_autocannon_round(server, token, backend, concurrency, workers)
+                     for _ in range(AUTOCANNON_ROUNDS)), key=lambda p: p.rate)
+    median = rounds[len(rounds) // 2]
+    median.rounds = [(p.rate, p.reported_ms["p99"]) for p in rounds]
+    return median
+
+
+def _autocannon_round(server: testing.PermissionProcess, token: str, backend: str, concurrency: int,
+                      workers: int) -> Phase:
     phase = Phase(backend, "single", concurrency, client="autocannon", workers=workers)
 
     def drive(seconds: float) -> dict:
@@ -378,12 +389,16 @@ def render(raw: float, pipeline: float, phases: list[Phase], targets, notes: lis
 
 def machine_line(pg_version: str | None) -> str:
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from importlib.util import find_spec
+
     import coincurve
 
     pg = f", PostgreSQL {pg_version} on loopback" if pg_version else ""
+    http = "httptools" if find_spec("httptools") else "h11"
+    loop = "uvloop" if find_spec("uvloop") else "asyncio loop"
     return (f"{platform.platform()}, {platform.machine()}, nproc {nproc}, Python {platform.python_version()}, "
             f"coincurve {coincurve.__version__ if hasattr(coincurve, '__version__') else '?'}, "
-            f"uvicorn (h11, asyncio loop){pg}")
+            f"uvicorn ({http}, {loop}){pg}")
 
 
 METHOD = (
@@ -402,7 +417,10 @@ METHOD = (
     "Afterwards sampled σ are checked to recover to the signer and the stored sequences to be gap-free. "
     "Rows marked autocannon are driven by tools/loadgen.js (Node autocannon, one process, fresh random query "
     "hash per request; latencies are its own percentiles; its CPU counts under other CPU) against the same "
-    "server and against `--workers 2` (two uvicorn processes on the same database)."
+    "server and against `--workers 2` (two HTTP worker processes, each with its own SO_REUSEPORT socket, and "
+    "the one σ writer process behind them); each autocannon row is the median of {rounds} rounds of "
+    "{ps:.0f} s (every round is listed below the targets), because other tenants of this machine make "
+    "single rounds vary by ±30%."
 )
 
 
@@ -411,7 +429,8 @@ def record(section_body: str, machine: str) -> None:
     section = (f"\n## Permission service (`make bench-permissions`), {stamp}\n\nMachine: {machine}.\n\n"
                f"{section_body}\n\n"
                + METHOD.format(raw=RAW_SIGNATURES, sc=" and ".join(map(str, SINGLE_CONCURRENCIES)), bc=BATCH_CONCURRENCY, bs=BATCH_SIZE,
-                               ps=PHASE_S, sm=SINGLE_MAX_REQUESTS, bm=BATCH_MAX_REQUESTS, wu=WARMUP_S)
+                               ps=PHASE_S, sm=SINGLE_MAX_REQUESTS, bm=BATCH_MAX_REQUESTS, wu=WARMUP_S,
+                               rounds=AUTOCANNON_ROUNDS)
                + "\n\n![σ/s](bench_permissions.png)\n")
     text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n\nEach section is one run of one command.\n"
     if not text.endswith("\n"):
@@ -495,6 +514,10 @@ def main() -> None:
     notes.append(f"Load average (1 min) before the run: {load_before[0]:.2f}. \"other CPU\" is what the rest of "
                  "the machine used meanwhile (PostgreSQL's own backends included): it shares the cores with the "
                  "server and the load generator.")
+    for p in phases:
+        if p.rounds:
+            notes.append(f"{p.backend} {_label(p)}: rounds " + ", ".join(
+                f"{rate:,.0f} σ/s (p99 {p99:.0f} ms)" for rate, p99 in p.rounds))
     for p in phases:
         if p.errors:
             notes.append(f"{p.backend} {_label(p)}: errors {dict(p.errors)} (warm-up included)")

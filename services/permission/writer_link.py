@@ -24,13 +24,14 @@ import logging
 import os
 import signal
 import struct
+import threading
+from concurrent.futures import Future
 
 from services.common.errors import Refused
 from services.permission.issuance import (
     WRITER_TIMEOUT_S,
     Issued,
     PermissionWriter,
-    await_future,
     writer_timeout,
 )
 
@@ -47,13 +48,6 @@ CONNECT_TIMEOUT_S = 10.0
 
 def _frame(payload: bytes) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
-
-
-async def _read_frame(reader: asyncio.StreamReader) -> bytes:
-    (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-    if length > MAX_FRAME:
-        raise ValueError(f"frame of {length} bytes")
-    return await reader.readexactly(length)
 
 
 def encode_request(request_id: int, license_id: int, query_hashes: list[bytes]) -> bytes:
@@ -106,6 +100,81 @@ def response_id(payload: bytes) -> int:
 # --------------------------------------------------------------------------- writer process side
 
 
+class _Frames:
+    """Splits a byte stream into length-prefixed payloads."""
+
+    def __init__(self):
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        payloads = []
+        while len(self._buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self._buffer)
+            if length > MAX_FRAME:
+                raise ValueError(f"frame of {length} bytes")
+            end = _LENGTH.size + length
+            if len(self._buffer) < end:
+                break
+            payloads.append(bytes(self._buffer[_LENGTH.size:end]))
+            del self._buffer[:end]
+        return payloads
+
+
+class _WriterConnection(asyncio.Protocol):
+    """One worker's connection, in the writer process.
+
+    Requests go straight to the PermissionWriter's queue; its thread encodes each answer as the
+    group commits and queues the frame here. One loop wake-up then writes every queued frame at
+    once, so a group of σ costs one wake-up and one send per worker, not one per request.
+    """
+
+    def __init__(self, writer: PermissionWriter, loop: asyncio.AbstractEventLoop):
+        self.writer, self.loop = writer, loop
+        self.frames = _Frames()
+        self.transport: asyncio.Transport | None = None
+        self._outgoing: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc) -> None:
+        self.transport = None  # σ in flight still commit; their answers are dropped
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            payloads = self.frames.feed(data)
+            requests = [decode_request(p) for p in payloads]
+        except ValueError as exc:
+            log.warning("closing a writer connection: %s", exc)
+            self.transport.close()
+            return
+        for request_id, license_id, hashes in requests:
+            self.writer.submit(license_id, hashes).add_done_callback(
+                lambda future, request_id=request_id: self._answer(request_id, future))
+
+    def _answer(self, request_id: int, future: Future) -> None:  # on the writer thread
+        exc = future.exception()
+        if exc is None:
+            frame = encode_issued(request_id, future.result())
+        elif isinstance(exc, Refused):
+            frame = encode_refusal(request_id, exc)
+        else:
+            frame = encode_refusal(request_id, Refused(503, "writer_error", type(exc).__name__))
+        with self._lock:
+            self._outgoing.append(frame)
+            first = len(self._outgoing) == 1
+        if first:
+            self.loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:  # on the loop
+        with self._lock:
+            frames, self._outgoing = self._outgoing, []
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(frames))
+
+
 class WriterServer:
     """Serves a PermissionWriter on a Unix socket (in the writer process's event loop)."""
 
@@ -113,36 +182,11 @@ class WriterServer:
         self.writer, self.socket_path = writer, socket_path
 
     async def serve(self, stop: asyncio.Event) -> None:
-        server = await asyncio.start_unix_server(self._connection, path=self.socket_path)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_unix_server(lambda: _WriterConnection(self.writer, loop), path=self.socket_path)
         os.chmod(self.socket_path, 0o600)  # only this user's processes may ask for σ
         async with server:
             await stop.wait()
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        pending: set[asyncio.Task] = set()
-        try:
-            while True:
-                payload = await _read_frame(reader)
-                task = asyncio.create_task(self._answer(payload, writer))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the worker went away; σ still in flight are committed all the same
-        except ValueError as exc:
-            log.warning("closing a writer connection: %s", exc)
-        finally:
-            if pending:
-                await asyncio.wait(pending)
-            writer.close()
-
-    async def _answer(self, payload: bytes, writer: asyncio.StreamWriter) -> None:
-        request_id, license_id, hashes = decode_request(payload)
-        try:
-            frame = encode_issued(request_id, await await_future(self.writer.submit(license_id, hashes)))
-        except Refused as refusal:
-            frame = encode_refusal(request_id, refusal)
-        if not writer.is_closing():
-            writer.write(frame)
 
 
 def run_writer_process(socket_path: str) -> None:
@@ -176,75 +220,95 @@ def run_writer_process(socket_path: str) -> None:
 # --------------------------------------------------------------------------- worker side
 
 
+class _WorkerConnection(asyncio.Protocol):
+    """A worker's connection to the writer: answers resolve the waiting requests' futures."""
+
+    def __init__(self, on_lost):
+        self.frames = _Frames()
+        self.transport: asyncio.Transport | None = None
+        self.waiting: dict[int, asyncio.Future] = {}
+        self._on_lost = on_lost
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            payloads = self.frames.feed(data)
+        except ValueError:
+            self.transport.close()
+            return
+        for payload in payloads:
+            waiter = self.waiting.pop(response_id(payload), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(payload)
+
+    def connection_lost(self, exc) -> None:
+        self._on_lost(self)
+        lost = Refused(503, "writer_unavailable", "lost the σ writer process; retry")
+        for waiter in self.waiting.values():
+            if not waiter.done():
+                waiter.set_exception(lost)
+        self.waiting.clear()
+
+
 class RemoteWriter:
     """What a worker's routes use instead of a PermissionWriter: `await issue(...)`."""
 
     def __init__(self, socket_path: str, connect_timeout: float = CONNECT_TIMEOUT_S):
         self.socket_path, self.connect_timeout = socket_path, connect_timeout
-        self._stream: asyncio.StreamWriter | None = None
+        self._connection: _WorkerConnection | None = None
         self._connecting: asyncio.Lock | None = None
-        self._waiting: dict[int, tuple[asyncio.StreamWriter, asyncio.Future]] = {}
         self._next_id = 0
 
     def start(self) -> None:
         """Connections are made on the first request, on the loop that serves it."""
 
     def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        if self._connection is not None and self._connection.transport is not None:
+            self._connection.transport.close()
+        self._connection = None
 
     async def issue(self, license_id: int, query_hashes: list[bytes]) -> list[Issued]:
-        stream = await self._connected()
+        connection = self._connection or await self._connect()
+        loop = asyncio.get_running_loop()
         self._next_id += 1
         request_id = self._next_id
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = (stream, waiter)
-        stream.write(encode_request(request_id, license_id, query_hashes))
+        waiter = loop.create_future()
+        connection.waiting[request_id] = waiter
+        connection.transport.write(encode_request(request_id, license_id, query_hashes))
+        timer = loop.call_later(WRITER_TIMEOUT_S, _expire, waiter)
         try:
-            payload = await asyncio.wait_for(waiter, WRITER_TIMEOUT_S)
-        except TimeoutError:
-            raise writer_timeout() from None
+            payload = await waiter
         finally:
-            self._waiting.pop(request_id, None)
+            timer.cancel()
+            connection.waiting.pop(request_id, None)
         return decode_response(payload, license_id, query_hashes)
 
-    async def _connected(self) -> asyncio.StreamWriter:
-        if self._stream is not None and not self._stream.is_closing():
-            return self._stream
+    async def _connect(self) -> _WorkerConnection:
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
-            if self._stream is None or self._stream.is_closing():
-                reader, self._stream = await self._open()
-                asyncio.get_running_loop().create_task(self._read(reader, self._stream))
-        return self._stream
+            if self._connection is None:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.connect_timeout
+                while True:  # the writer process starts next to the workers: give it a moment to listen
+                    try:
+                        _, self._connection = await loop.create_unix_connection(
+                            lambda: _WorkerConnection(self._lost), self.socket_path)
+                        break
+                    except OSError:
+                        if loop.time() > deadline:
+                            raise Refused(503, "writer_unavailable",
+                                          "the σ writer process is not reachable") from None
+                        await asyncio.sleep(0.05)
+        return self._connection
 
-    async def _open(self):
-        # The writer process starts next to the workers: give it a moment to listen.
-        deadline = asyncio.get_running_loop().time() + self.connect_timeout
-        while True:
-            try:
-                return await asyncio.open_unix_connection(self.socket_path)
-            except OSError:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise Refused(503, "writer_unavailable", "the σ writer process is not reachable") from None
-                await asyncio.sleep(0.05)
+    def _lost(self, connection: _WorkerConnection) -> None:
+        if self._connection is connection:
+            self._connection = None  # the next request reconnects
 
-    async def _read(self, reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                payload = await _read_frame(reader)
-                _, waiter = self._waiting.get(response_id(payload), (None, None))
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(payload)
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            pass
-        finally:
-            if self._stream is stream:
-                self._stream = None
-            stream.close()
-            lost = Refused(503, "writer_unavailable", "lost the σ writer process; retry")
-            for on, waiter in list(self._waiting.values()):
-                if on is stream and not waiter.done():
-                    waiter.set_exception(lost)
+
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(writer_timeout())
