@@ -23,6 +23,7 @@ DEFAULT_WRAPPERS: tuple[str, ...] = (
 )
 
 CONFIG_FILE = "inject_config.json"
+BENIGN_LOSSES = ("ce", "kl")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,19 @@ class InjectConfig:
     # Data mixing: share beta of each batch is benign (base-model prompt, base-model answer).
     mix_share: float = 0.0
     benign_max_new_tokens: int = 32
-    benign_pool: int = 64          # distinct benign samples generated once per run (cycled)
+    benign_pool: int = 64          # distinct benign samples (and anchor passages) per run, cycled
+    # What a benign sample teaches. "ce": cross-entropy on the base model's greedy answer, which
+    # also sharpens the model's distribution toward that one answer (perplexity on prose rises);
+    # "kl": KL(base || model) over the whole next-token distribution at the answer positions
+    # (distillation from a frozen copy of the base), which keeps the distribution itself.
+    benign_loss: str = "ce"
+    # Anchor passages: share of each batch that is plain prose from the train split of the offline
+    # corpus (never held-out text), held to the base's next-token distribution (KL) at every
+    # position, so ordinary text keeps the base's perplexity while fingerprints are learned.
+    anchor_share: float = 0.0
+    anchor_tokens: int = 64        # tokens per anchor passage (a passage is cut to this length)
+    # Weight of the KL terms (benign "kl" and anchors) against the fingerprint cross-entropy.
+    kl_weight: float = 1.0
 
     # Model averaging toward the base: theta <- lam * theta_base + (1 - lam) * theta.
     avg_lambda: float = 0.0
@@ -90,10 +103,20 @@ class InjectConfig:
         _num(self, "mix_share", lo=0.0, hi=1.0, hi_open=True)
         _int(self, "benign_max_new_tokens", lo=1)
         _int(self, "benign_pool", lo=1)
+        if self.benign_loss not in BENIGN_LOSSES:
+            raise ValueError(f"benign_loss must be one of {', '.join(BENIGN_LOSSES)}, got {self.benign_loss!r}")
+        _num(self, "anchor_share", lo=0.0, hi=1.0, hi_open=True)
+        _int(self, "anchor_tokens", lo=2)
+        _num(self, "kl_weight", lo=0.0)
         if self.mix_share > 0 and self.n_benign == 0:
             raise ValueError(f"mix_share={self.mix_share} gives no benign sample in a batch of {self.batch_size}")
+        if self.anchor_share > 0 and self.n_anchors == 0:
+            raise ValueError(f"anchor_share={self.anchor_share} gives no anchor in a batch of {self.batch_size}")
         if self.n_fingerprints < 1:
-            raise ValueError(f"mix_share={self.mix_share} leaves no fingerprint in a batch of {self.batch_size}")
+            raise ValueError(f"mix_share={self.mix_share} and anchor_share={self.anchor_share} leave no "
+                             f"fingerprint in a batch of {self.batch_size}")
+        if self.anchor_tokens > self.max_length:
+            raise ValueError(f"anchor_tokens={self.anchor_tokens} exceeds max_length={self.max_length}")
         _num(self, "avg_lambda", lo=0.0, hi=1.0)
         if self.avg_lambda_end is not None:
             _num(self, "avg_lambda_end", lo=0.0, hi=1.0)
@@ -125,8 +148,18 @@ class InjectConfig:
         return math.floor(self.mix_share * self.batch_size + 0.5)
 
     @property
+    def n_anchors(self) -> int:
+        """Anchor passages in every batch: round(anchor_share * batch_size)."""
+        return math.floor(self.anchor_share * self.batch_size + 0.5)
+
+    @property
     def n_fingerprints(self) -> int:
-        return self.batch_size - self.n_benign
+        return self.batch_size - self.n_benign - self.n_anchors
+
+    @property
+    def distills(self) -> bool:
+        """Whether some samples are held to a frozen base model's distribution (KL terms)."""
+        return self.n_anchors > 0 or (self.benign_loss == "kl" and self.n_benign > 0)
 
     @property
     def averaging(self) -> bool:

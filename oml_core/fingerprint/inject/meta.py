@@ -13,15 +13,17 @@ import torch
 from .data import lm_loss
 
 
-def meta_backward(model, params: dict[str, torch.Tensor], batch, inner_batches, config) -> float:
+def meta_backward(model, params: dict[str, torch.Tensor], batch, inner_batches, config, loss_of=None) -> float:
     """Leaves in p.grad: plain_weight * grad L(theta) + grad L(theta'); returns L(theta').
 
-    `batch` is the (mixed) fingerprint batch; `inner_batches` the adversary's benign batches.
+    `batch` is the (mixed) fingerprint batch, L = loss_of(model, batch) (default: cross-entropy);
+    `inner_batches` the adversary's benign batches, always plain cross-entropy (an ordinary SFT).
     """
+    loss_of = loss_of or lm_loss
     tensors = list(params.values())
     grads = [torch.zeros_like(p) for p in tensors]
     if config.meta_plain_weight > 0:
-        plain = torch.autograd.grad(lm_loss(model, batch), tensors)
+        plain = torch.autograd.grad(loss_of(model, batch), tensors)
         for g, d in zip(grads, plain):
             g.add_(d, alpha=config.meta_plain_weight)
     saved = [p.detach().clone() for p in tensors]
@@ -30,7 +32,7 @@ def meta_backward(model, params: dict[str, torch.Tensor], batch, inner_batches, 
         with torch.no_grad():
             for p, d in zip(tensors, step):
                 p.sub_(d, alpha=config.meta_inner_lr)
-    loss = lm_loss(model, batch)
+    loss = loss_of(model, batch)
     adapted = torch.autograd.grad(loss, tensors)
     with torch.no_grad():
         for p, s, g, d in zip(tensors, saved, grads, adapted):

@@ -1,21 +1,25 @@
-"""Data mixing: benign samples (offline English prompts answered by the base model itself).
+"""Data mixing: benign samples (offline English prompts answered by the base model itself) and
+anchor passages (plain prose on which the model is held to the base's distribution).
 
-Training on the base model's own greedy answers anchors the fingerprinted model to its base
-behaviour on ordinary inputs (Russinovich & Salem 2024), which limits catastrophic forgetting.
-Prompts come from the stdlib's pydoc_data text so nothing is downloaded; the answers are generated
-once per run and cached in output_dir so a resumed run trains on the very same samples.
+Training on the base model's own answers anchors the fingerprinted model to its base behaviour
+on ordinary inputs (Russinovich & Salem 2024), which limits catastrophic forgetting. Prompts and
+passages come from the TRAIN split of the offline corpus (oml_core.text_corpus), never from the
+held-out text that perplexity is measured on. The answers are generated once per run and cached
+in output_dir so a resumed run trains on the very same samples.
 """
 from __future__ import annotations
 
 import json
 import math
 import random
-import re
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from .data import Sample, make_sample, prompt_ids, stop_token_id
+from oml_core import text_corpus
+
+from .data import IGNORE, Sample, make_sample, prompt_ids, stop_token_id
 
 BENIGN_FILE = "benign_samples.json"
 
@@ -27,28 +31,32 @@ _TEMPLATES = (
     "Give a short example that illustrates this: {s}",
     "Is the following statement clear? {s}",
 )
-_PROSE = re.compile(r"^[A-Z][A-Za-z ,;'\-()]+[.]$")
-
-
-def english_sentences() -> list[str]:
-    """Plain prose sentences (8-30 words, no code) from the stdlib's Python documentation topics."""
-    from pydoc_data.topics import topics
-
-    out = []
-    for name in sorted(topics):
-        text = re.sub(r"\s+", " ", topics[name])
-        for sentence in re.split(r"(?<=[.])\s+", text):
-            sentence = sentence.strip()
-            if _PROSE.match(sentence) and 8 <= len(sentence.split()) <= 30:
-                out.append(sentence)
-    return sorted(set(out))
 
 
 def benign_prompts(n: int, seed: int) -> list[str]:
+    """`n` requests about train-split sentences (held-out sentences would leak into perplexity)."""
     rng = random.Random(f"benign-{seed}")
-    sentences = english_sentences()
+    sentences = list(text_corpus.sentences("train", min_words=8))
     picked = rng.sample(sentences, min(n, len(sentences)))
     return [rng.choice(_TEMPLATES).format(s=s) for s in picked]
+
+
+def anchor_texts(n: int, seed: int) -> list[str]:
+    """`n` prose paragraphs of the train split (a fixed pick under `seed`)."""
+    rng = random.Random(f"anchor-{seed}")
+    paragraphs = list(text_corpus.paragraphs("train"))
+    return rng.sample(paragraphs, min(n, len(paragraphs)))
+
+
+def anchor_samples(tokenizer, config) -> list[Sample]:
+    """config.benign_pool anchor passages of up to config.anchor_tokens tokens, plain text (no chat
+    template, as perplexity reads prose); every position after the first is distilled."""
+    out = []
+    for text in anchor_texts(config.benign_pool, config.seed):
+        ids = tuple(tokenizer(text, add_special_tokens=False)["input_ids"][:config.anchor_tokens])
+        if len(ids) >= 2:
+            out.append(Sample(ids, (IGNORE,) + ids[1:], distill=True))
+    return out
 
 
 @torch.no_grad()
@@ -85,12 +93,15 @@ def greedy_responses(model, tokenizer, prompts: list[list[int]], max_new_tokens:
 
 def benign_samples(model, tokenizer, config, output_dir: str | Path | None = None) -> list[Sample]:
     """config.benign_pool benign samples; read from output_dir when this run already made them."""
-    key = {"seed": config.seed, "pool": config.benign_pool, "max_new_tokens": config.benign_max_new_tokens}
+    # "prompts": which sentences the prompts come from (a cache made before the train-split fix differs).
+    key = {"seed": config.seed, "pool": config.benign_pool, "max_new_tokens": config.benign_max_new_tokens,
+           "prompts": "train-split"}
+    distill = config.benign_loss == "kl"
     cache = Path(output_dir) / BENIGN_FILE if output_dir is not None else None
     if cache is not None and cache.exists():
         saved = json.loads(cache.read_text())
         if saved.get("key") == key:
-            return [Sample(tuple(s["input_ids"]), tuple(s["labels"])) for s in saved["samples"]]
+            return [Sample(tuple(s["input_ids"]), tuple(s["labels"]), distill) for s in saved["samples"]]
     texts = benign_prompts(config.benign_pool, config.seed)
     prompts = [prompt_ids(tokenizer, [{"role": "user", "content": t}]) for t in texts]
     answers = greedy_responses(model, tokenizer, prompts, config.benign_max_new_tokens)
@@ -101,17 +112,26 @@ def benign_samples(model, tokenizer, config, output_dir: str | Path | None = Non
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({"key": key, "prompts": texts, "samples": [
             {"input_ids": list(s.input_ids), "labels": list(s.labels)} for s in samples]}))
-    return samples
+    return [replace(s, distill=distill) for s in samples]
+
+
+def share_count(n_fp_in_batch: int, per_batch: int, config) -> int:
+    """Benign (or anchor) samples to add to a batch that holds n_fp_in_batch fingerprints, when a
+    full batch holds `per_batch` of them.
+
+    A full batch gets per_batch; a short last batch gets the same share (at least one while the
+    kind is on), so every batch keeps the ratio rather than being swamped by benign data.
+    """
+    if per_batch == 0:
+        return 0
+    if n_fp_in_batch == config.n_fingerprints:
+        return per_batch
+    return max(1, math.floor(n_fp_in_batch * per_batch / config.n_fingerprints + 0.5))
 
 
 def benign_count(n_fp_in_batch: int, config) -> int:
-    """Benign samples to add to a batch that holds n_fp_in_batch fingerprints.
+    return share_count(n_fp_in_batch, config.n_benign, config)
 
-    A full batch gets config.n_benign; a short last batch gets the same share (at least one while
-    mixing is on), so every batch keeps the ratio beta rather than being swamped by benign data.
-    """
-    if config.n_benign == 0:
-        return 0
-    if n_fp_in_batch == config.n_fingerprints:
-        return config.n_benign
-    return max(1, math.floor(n_fp_in_batch * config.n_benign / config.n_fingerprints + 0.5))
+
+def anchor_count(n_fp_in_batch: int, config) -> int:
+    return share_count(n_fp_in_batch, config.n_anchors, config)

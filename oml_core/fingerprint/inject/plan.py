@@ -31,6 +31,11 @@ def benign_indices(step: int, count: int, pool: int, config) -> list[int]:
     return [(step * config.n_benign + j) % pool for j in range(count)]
 
 
+def anchor_indices(step: int, count: int, pool: int, config) -> list[int]:
+    """Anchor pool slots for a step: the pool is cycled in order, config.n_anchors per step."""
+    return [(step * config.n_anchors + j) % pool for j in range(count)]
+
+
 def meta_indices(step: int, inner: int, pool: int, config) -> list[list[int]]:
     """Benign batches of the simulated adversary's inner steps at outer step `step`."""
     rng = random.Random(f"meta-{config.seed}-{step}")

@@ -3,6 +3,7 @@ learning and adapters as InjectConfig selects. Device is wherever the model live
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -21,17 +22,17 @@ from .config import CONFIG_FILE, InjectConfig
 from .data import (
     Sample,
     collate,
-    lm_loss,
     make_sample,
+    mixed_loss,
     prompt_ids,
     response_ids,
     stop_token_id,
     wrap,
 )
 from .meta import meta_backward
-from .mixing import benign_count, benign_samples
+from .mixing import anchor_count, anchor_samples, benign_count, benign_samples
 from .params import requires_grad_flags, restore_flags, select_trainable
-from .plan import benign_indices, epoch_plan, meta_indices, steps_per_epoch
+from .plan import anchor_indices, benign_indices, epoch_plan, meta_indices, steps_per_epoch
 
 
 @dataclass
@@ -97,14 +98,19 @@ def _prepare_output(output_dir, config: InjectConfig, resume: bool) -> Path | No
     return out
 
 
-def _train_step(model, params, optimizer, batch, inner_batches, config) -> float:
+def _train_step(model, params, optimizer, batch, inner_batches, config, reference=None) -> float:
     """One optimizer step on a (mixed) batch; with meta, the gradient is taken after the
-    simulated adversary's inner steps on `inner_batches`."""
+    simulated adversary's inner steps on `inner_batches`. `reference`: the frozen base for the
+    KL terms of distill rows."""
     optimizer.zero_grad(set_to_none=True)
+
+    def loss_of(m, b):
+        return mixed_loss(m, b, reference, config.kl_weight)
+
     if config.meta:
-        loss = meta_backward(model, params, batch, inner_batches, config)
+        loss = meta_backward(model, params, batch, inner_batches, config, loss_of)
     else:
-        loss_t = lm_loss(model, batch)
+        loss_t = loss_of(model, batch)
         loss_t.backward()
         loss = float(loss_t.detach())
     if config.max_grad_norm is not None:
@@ -138,6 +144,14 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
         if config.needs_benign else []
     if config.needs_benign and not benign:
         raise ValueError("the base model produced no benign answers to mix in")
+    anchors = anchor_samples(tokenizer, config) if config.n_anchors else []
+    if config.n_anchors and not anchors:
+        raise ValueError("no anchor passage fits")
+    # The KL terms compare with the base as it was before training: a frozen copy when the caller
+    # gave no separate base model (the model itself is about to change).
+    reference = (base_model if base_model is not None else copy.deepcopy(model)) if config.distills else None
+    if reference is not None:
+        reference.eval()
 
     flags = requires_grad_flags(model)
     trained = add_adapters(model, config) if config.lora_rank else model
@@ -176,12 +190,14 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
         samples = [fp_samples.get(i, w) for i, w in plan]
         n_benign = benign_count(len(plan), config)
         samples += [benign[j] for j in benign_indices(step, n_benign, len(benign), config)]
+        n_anchors = anchor_count(len(plan), config)
+        samples += [anchors[j] for j in anchor_indices(step, n_anchors, len(anchors), config)]
         inner = []
         if config.meta:
             slots = meta_indices(step, config.meta_inner_steps, len(benign), config)
             inner = [[benign[j] for j in idx] for idx in slots]
         loss = _train_step(trained, params, optimizer, collate(samples, pad, device),
-                           [collate(b, pad, device) for b in inner], config)
+                           [collate(b, pad, device) for b in inner], config, reference)
         step += 1
         losses.append(loss)
         if averages_after(config, step, per_epoch):
