@@ -45,7 +45,7 @@ LICENSE_ID = 1
 
 RAW_SIGNATURES = 20_000
 BATCH_SIZE = 64
-SINGLE_CONCURRENCIES = (16, 32)  # the single route is measured (and its targets checked) at both
+SINGLE_CONCURRENCIES = (16, 24, 32)  # the single route is measured (and its targets checked) at each
 UNLOADED_CONCURRENCY = 1         # plus one client at a time, for context only (no target)
 BATCH_CONCURRENCY = 16
 WARMUP_S = 1.0
