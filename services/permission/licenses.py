@@ -5,6 +5,8 @@ crash between eth_getLogs and COMMIT cannot double-count (the cursor moves in th
 transaction anyway)."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -13,12 +15,57 @@ from services.permission.db.models import License
 
 def upsert_license(session: Session, license_id: int, model_id: int, host: str, expires_at: int,
                    quota: int, price_per_query: int, stake: int) -> None:
-    """LicenseAcquired: a new license (an existing row keeps its σ counter and later state)."""
+    """LicenseAcquired: a new license (an existing row keeps its σ counter and later state).
+
+    An orphaned row (its LicenseAcquired was dropped by a deep reorg, and the id may now belong to
+    another host) takes the new license's state but keeps its σ counter: sequence numbers of a
+    license id are never reused."""
     row = session.get(License, license_id)
     if row is None:
         session.add(License(license_id=license_id, model_id=model_id, host=host, status="active",
                             slashed=False, stake=stake, expires_at=expires_at, quota=quota,
                             price_per_query=price_per_query, issued=0))
+    elif row.status == ORPHANED:
+        row.model_id, row.host, row.status, row.slashed, row.stake = model_id, host, "active", False, stake
+        row.expires_at, row.quota, row.price_per_query, row.fingerprint_root = expires_at, quota, price_per_query, None
+    session.flush()
+
+
+# A license whose LicenseAcquired a deep reorg dropped: refused (403 license_orphaned) until the
+# chain shows it again.
+ORPHANED = "orphaned"
+# What the mirror writes (everything but the σ counter `issued`): what a reorg rollback restores.
+MIRRORED_FIELDS = ("model_id", "host", "status", "slashed", "stake", "expires_at", "quota",
+                   "price_per_query", "fingerprint_root")
+
+
+def snapshot(session: Session, license_id: int) -> str | None:
+    """The row's mirrored fields as JSON (big integers as strings), or None if there is no row."""
+    row = session.get(License, license_id)
+    if row is None:
+        return None
+    values = {f: getattr(row, f) for f in MIRRORED_FIELDS}
+    values["fingerprint_root"] = values["fingerprint_root"].hex() if values["fingerprint_root"] else None
+    for name in ("model_id", "stake", "price_per_query"):
+        values[name] = str(values[name])
+    return json.dumps(values)
+
+
+def restore(session: Session, license_id: int, before: str | None) -> None:
+    """Undo: the row's mirrored fields as `snapshot` saw them; a row that did not exist then is
+    orphaned rather than deleted, since σ may have been issued under it."""
+    row = session.get(License, license_id)
+    if row is None:
+        return
+    if before is None:
+        row.status = ORPHANED
+    else:
+        values = json.loads(before)
+        values["fingerprint_root"] = bytes.fromhex(values["fingerprint_root"]) if values["fingerprint_root"] else None
+        for name in ("model_id", "stake", "price_per_query"):
+            values[name] = int(values[name])
+        for name, value in values.items():
+            setattr(row, name, value)
     session.flush()
 
 

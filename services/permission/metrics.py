@@ -58,6 +58,8 @@ COMMIT_SECONDS = Summary("oml_permission_commit_seconds", "Time to sign and comm
 VOUCHERS_SIGNED = Counter("oml_vouchers_signed_total", "UsageVouchers signed.")
 CHAIN_EVENTS = Counter("oml_chain_events_applied_total", "Chain events applied, by name.", label="event")
 MIRROR_POLLS = Counter("oml_chain_mirror_polls_total", "Chain mirror polls.")
+MIRROR_ROLLBACKS = Counter("oml_chain_mirror_rollbacks_total",
+                           "Reorgs deeper than the confirmation depth that the mirror rolled back.")
 
 
 def render() -> str:

@@ -4,8 +4,12 @@ The mirror polls eth_getLogs up to `head - confirmations`, so reorgs shallower t
 confirmation depth never reach the database. Each chunk of blocks is applied in one
 transaction together with the cursor (last applied block number and hash): a crash either
 applies a chunk and moves the cursor, or does neither, so restarts neither lose nor double-apply
-events. A reorg deeper than the confirmation depth shows up as the cursor block's hash changing;
-the mirror then stops advancing and says so (`reorg_detected`) instead of guessing.
+events. A reorg deeper than the confirmation depth shows up as the cursor block's hash changing.
+Each applied chunk is journaled with its last block's hash and, for every license it changed,
+the row as it was before; the mirror then finds the newest chunk still on the chain, undoes the
+newer ones (license rows whose LicenseAcquired is gone become `orphaned`, never deleted: σ may
+exist under them), moves the cursor back and applies the new branch's events. Only a reorg
+deeper than the kept history (HISTORY_BLOCKS) stops the mirror (`reorg_detected`) for an operator.
 """
 from __future__ import annotations
 
@@ -15,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic, to_checksum_address
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from web3 import Web3
 
 from services.permission import licenses, metrics
-from services.permission.db.models import ChainCursor
+from services.permission.db.models import ChainCursor, MirroredChunk, MirrorUndo
 from services.permission.db.session import Database
 
 log = logging.getLogger(__name__)
@@ -26,6 +32,9 @@ log = logging.getLogger(__name__)
 CURSOR = "license_manager"
 EVENTS = ("LicenseAcquired", "StakeAdded", "FingerprintCommitmentSet", "ExitRequested",
           "StakeWithdrawn", "StakeSlashed")
+
+
+HISTORY_BLOCKS = 10_000  # journal kept behind the confirmed head: deeper reorgs need an operator
 
 
 class DeepReorg(RuntimeError):
@@ -77,11 +86,9 @@ class ChainMirror:
             cursor = session.get(ChainCursor, CURSOR)
             if cursor is not None:
                 cursor = (cursor.block_number, cursor.block_hash)
+        if cursor is not None and self._block_hash(cursor[0]) != cursor[1]:
+            cursor = self._roll_back(cursor[0])
         if cursor is not None:
-            if self._block_hash(cursor[0]) != cursor[1]:
-                self.reorg_detected = True
-                raise DeepReorg(f"block {cursor[0]} changed after it was applied: a reorg deeper than "
-                                f"{self.confirmations} confirmations; the license mirror needs attention")
             start = cursor[0] + 1
         else:
             start = self.deployment.block_number
@@ -90,19 +97,70 @@ class ChainMirror:
             end = min(safe, start + self.chunk_blocks - 1)
             events = self._fetch(start, end)
             end_hash = self._block_hash(end)
-            with self.db.write() as session:
-                for event in events:
-                    self._apply(session, event)
-                row = session.get(ChainCursor, CURSOR)
-                if row is None:
-                    session.add(ChainCursor(name=CURSOR, block_number=end, block_hash=end_hash))
-                else:
-                    row.block_number, row.block_hash = end, end_hash
+            try:
+                self._apply_chunk(start, end, end_hash, events)
+            except IntegrityError:  # another replica (or worker) applied this chunk first
+                log.debug("chunk %d-%d already applied elsewhere", start, end)
+                return applied
             for event in events:
                 metrics.CHAIN_EVENTS.inc(event.name)
             applied += len(events)
             start = end + 1
         return applied
+
+    def _apply_chunk(self, start: int, end: int, end_hash: bytes, events: list[_Event]) -> None:
+        """One transaction: the undo rows, the events, the journal entry and the cursor."""
+        with self.db.write() as session:
+            for license_id in dict.fromkeys(e.args["licenseId"] for e in events):
+                session.add(MirrorUndo(end_block=end, license_id=license_id,
+                                       before=licenses.snapshot(session, license_id)))
+            for event in events:
+                self._apply(session, event)
+            session.add(MirroredChunk(end_block=end, start_block=start, block_hash=end_hash))
+            session.execute(delete(MirroredChunk).where(MirroredChunk.end_block < end - HISTORY_BLOCKS))
+            session.execute(delete(MirrorUndo).where(MirrorUndo.end_block < end - HISTORY_BLOCKS))
+            self._set_cursor(session, end, end_hash)
+
+    @staticmethod
+    def _set_cursor(session, number: int, block_hash: bytes) -> None:
+        row = session.get(ChainCursor, CURSOR)
+        if row is None:
+            session.add(ChainCursor(name=CURSOR, block_number=number, block_hash=block_hash))
+        else:
+            row.block_number, row.block_hash = number, block_hash
+
+    def _roll_back(self, changed: int) -> tuple[int, bytes] | None:
+        """Undoes the journaled chunks a deep reorg dropped; returns the new cursor (None: back to
+        the deployment block). Raises DeepReorg when the fork is older than the journal."""
+        with self.db.read() as session:
+            chunks = list(session.execute(select(MirroredChunk.end_block, MirroredChunk.block_hash,
+                                                 MirroredChunk.start_block)
+                                          .order_by(MirroredChunk.end_block.desc())).all())
+        ancestor = next(((n, h) for n, h, _ in chunks if self._block_hash(n) == h), None)
+        # With no chunk left on the chain, undoing them all is right only if the journal still
+        # starts at the deployment block (nothing older was pruned).
+        whole = bool(chunks) and chunks[-1][2] == self.deployment.block_number
+        if ancestor is None and not whole:
+            self.reorg_detected = True
+            raise DeepReorg(f"block {changed} changed after it was applied, and no journaled block is still on "
+                            f"the chain: the reorg is deeper than the mirror's history; it needs attention")
+        keep = ancestor[0] if ancestor else -1
+        with self.db.write() as session:
+            undo = session.execute(select(MirrorUndo).where(MirrorUndo.end_block > keep)
+                                   .order_by(MirrorUndo.end_block.desc())).scalars().all()
+            for entry in undo:  # newest first: each license ends as it was after block `keep`
+                licenses.restore(session, entry.license_id, entry.before)
+            session.execute(delete(MirrorUndo).where(MirrorUndo.end_block > keep))
+            session.execute(delete(MirroredChunk).where(MirroredChunk.end_block > keep))
+            if ancestor is None:
+                session.execute(delete(ChainCursor).where(ChainCursor.name == CURSOR))
+            else:
+                self._set_cursor(session, *ancestor)
+        metrics.MIRROR_ROLLBACKS.inc()
+        log.warning("reorg deeper than %d confirmations: rolled the license mirror back from block %d to %s "
+                    "(%d license changes undone)", self.confirmations, changed,
+                    ancestor[0] if ancestor else "the deployment", len(undo))
+        return ancestor
 
     def _fetch(self, start: int, end: int) -> list[_Event]:
         logs = self.w3.eth.get_logs({"address": self.licenses.address, "fromBlock": start, "toBlock": end})

@@ -1,7 +1,7 @@
 """Tables of the permission service. Alembic's migrations/versions create them; keep both in step."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Index, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.permission.db.types import Uint256
@@ -100,3 +100,25 @@ class ChainCursor(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class MirroredChunk(Base):
+    """A chunk of blocks the mirror applied, by its last block: that block's hash tells whether
+    the chunk is still on the canonical chain after a reorg deeper than the confirmation depth."""
+
+    __tablename__ = "mirror_chunks"
+
+    end_block: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    start_block: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class MirrorUndo(Base):
+    """A license row as it was before a chunk changed it (JSON of the mirrored fields; NULL: the
+    row did not exist), so the chunk can be undone if a deep reorg drops its blocks."""
+
+    __tablename__ = "mirror_undo"
+
+    end_block: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    license_id: Mapped[int] = mapped_column(Uint256(), primary_key=True)
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -116,13 +116,63 @@ def test_reorg_shallower_than_confirmations_never_reaches_the_database(chain):
     assert chain.row(license_id) is None
 
 
-def test_reorg_deeper_than_confirmations_is_detected(chain):
+def _snapshot(w3) -> str:
+    return w3.provider.make_request("evm_snapshot", [])["result"]
+
+
+def _revert(w3, snapshot: str) -> None:
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"]
+
+
+def test_a_deep_reorg_that_drops_a_license_orphans_it_until_the_chain_shows_it_again(chain):
     chain.service.mirror.confirmations = 0
-    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]
-    chain.acquire()
+    fork = _snapshot(chain.w3)
+    license_id = chain.acquire()
     assert chain.service.mirror.poll_once() == 1
-    assert chain.w3.provider.make_request("evm_revert", [snapshot])["result"]
+    with TestClient(create_app(service=chain.service)) as http:
+        host = PermissionClient(http)
+        host.sign_in(bytes.fromhex(chain.host[2:]), "host", license_id)
+        assert host.permission(license_id, secrets.token_bytes(32))["sequence"] == 1
+        _revert(chain.w3, fork)
+        _mine(chain.w3, 3)  # the other branch: no license
+        chain.service.mirror.poll_once()
+        assert not chain.service.mirror.reorg_detected
+        with pytest.raises(ServiceError) as info:
+            host.permission(license_id, secrets.token_bytes(32))
+        assert (info.value.status, info.value.code) == (403, "license_orphaned")
+        assert chain.acquire() == license_id  # the id comes back on this branch
+        assert chain.service.mirror.poll_once() == 1
+        assert chain.row(license_id).status == "active"
+        assert host.permission(license_id, secrets.token_bytes(32))["sequence"] == 2  # never reused
+
+
+def test_a_deep_reorg_that_drops_an_exit_makes_the_license_active_again(chain):
+    chain.service.mirror.confirmations = 0
+    license_id = chain.acquire()
+    chain.service.mirror.poll_once()
+    fork = _snapshot(chain.w3)
+    chain.oml.request_exit(chain.host, license_id)
+    chain.service.mirror.poll_once()
+    assert chain.row(license_id).status == "exiting"
+    _revert(chain.w3, fork)
     _mine(chain.w3, 3)
+    chain.service.mirror.poll_once()
+    row = chain.row(license_id)
+    assert (row.status, row.host) == ("active", _addr(chain.host))
+
+
+def test_a_reorg_deeper_than_the_journal_stops_the_mirror(chain, monkeypatch):
+    from services.permission import mirror as mirror_module
+
+    monkeypatch.setattr(mirror_module, "HISTORY_BLOCKS", 2)
+    chain.service.mirror.confirmations = 0
+    chain.service.mirror.poll_once()
+    fork = _snapshot(chain.w3)
+    for _ in range(3):  # chunks the journal prunes as it moves on
+        chain.acquire()
+        chain.service.mirror.poll_once()
+    _revert(chain.w3, fork)
+    _mine(chain.w3, 8)
     with pytest.raises(DeepReorg):
         chain.service.mirror.poll_once()
     assert chain.service.mirror.reorg_detected
