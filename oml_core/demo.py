@@ -21,7 +21,7 @@ from oml_core.chain.anvil import AnvilNode, advance_time
 from oml_core.chain.client import connect
 from oml_core.chain.deployment import VerifierParams, deploy
 from oml_core.contracts import ClaimInput, OMLContracts
-from oml_core.merkle import MerkleTree
+from oml_core.merkle import AppendMerkleTree, MerkleTree
 
 ETH = 10**18
 DEMO_TERMS = td.Terms(
@@ -113,7 +113,7 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
     console.print(f"  {len(permissions)} σ issued, sequences 1..{len(permissions)}")
 
     step("Usage is settled with a cumulative voucher", "anyone may submit it; only the difference is paid")
-    usage_root = MerkleTree([td.permission_usage_leaf(p) for p in permissions]).root
+    usage_root = AppendMerkleTree([td.permission_usage_leaf(p) for p in permissions]).root
     fee = len(permissions) * DEMO_TERMS.price_per_query
     voucher = td.UsageVoucher(license_id, len(permissions), fee, usage_root)
     receipt = oml.settle(a.claimant, voucher, oml.sign_voucher(a.signer, voucher))

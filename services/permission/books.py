@@ -1,7 +1,10 @@
 """The books: σ lookup, usage per epoch, cumulative vouchers and Merkle inclusion proofs.
 
 A voucher for N queries covers σ with sequence 1..N. Sequences are gap-free and committed in
-order per license (issuance.py), so the σ rows a single SELECT sees form such a prefix.
+order per license (issuance.py), so the σ rows a single SELECT sees form such a prefix. The usage
+tree keeps σ in sequence order (oml_core.merkle.AppendMerkleTree): each process keeps the latest
+tree of recently vouched licenses and only appends the σ issued since, so a voucher costs what is
+new rather than a rebuild over every σ of the license.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from oml_core import typed_data as td
-from oml_core.merkle import MerkleTree
+from oml_core.merkle import AppendMerkleTree, TreePrefix
 from services.permission import metrics
 from services.permission.db.models import License, PermissionRecord, Voucher
 from services.permission.db.session import Database
@@ -30,30 +33,38 @@ class Proof:
     proof: list[bytes]
 
 
-class _TreeCache:
-    """A few recent usage trees, keyed by (license, cumulative queries): proofs come in bursts."""
+class _UsageTrees:
+    """Per license, the usage tree over every σ seen so far, extended in place (recently used
+    licenses only: a tree of n σ holds about 150 bytes per σ)."""
 
-    def __init__(self, size: int = 8):
-        self._trees: OrderedDict[tuple[int, int], MerkleTree] = OrderedDict()
+    def __init__(self, size: int = 16):
+        self._trees: OrderedDict[int, tuple[threading.Lock, AppendMerkleTree]] = OrderedDict()
         self._size, self._lock = size, threading.Lock()
 
-    def get(self, key, build: Callable[[], MerkleTree]) -> MerkleTree:
+    def prefix(self, license_id: int, n: int, newer: Callable[[int], list[tuple[int, bytes]]]) -> TreePrefix:
+        """The tree of the license's first n σ, after appending `newer(size)`: (sequence, leaf) of
+        every σ after the first `size`, in sequence order."""
         with self._lock:
-            if key in self._trees:
-                self._trees.move_to_end(key)
-                return self._trees[key]
-        tree = build()
-        with self._lock:
-            self._trees[key] = tree
+            if license_id not in self._trees:
+                self._trees[license_id] = (threading.Lock(), AppendMerkleTree())
+            self._trees.move_to_end(license_id)
             while len(self._trees) > self._size:
                 self._trees.popitem(last=False)
-        return tree
+            lock, tree = self._trees[license_id]
+        with lock:
+            for sequence, leaf in newer(len(tree)):
+                if sequence != len(tree) + 1:  # never expected: sequences are gap-free
+                    raise RuntimeError(f"license {license_id}: σ #{sequence} follows #{len(tree)}")
+                tree.append(leaf)
+            if n > len(tree):
+                raise RuntimeError(f"license {license_id}: {n} σ vouched for, {len(tree)} stored")
+            return tree.prefix(n)  # valid however the tree grows later
 
 
 class Books:
     def __init__(self, db: Database, signer: Signer, clock: Callable[[], float] = time.time):
         self.db, self.signer, self.clock = db, signer, clock
-        self._trees = _TreeCache()
+        self._trees = _UsageTrees()
 
     def license(self, license_id: int) -> License:
         with self.db.read() as session:
@@ -79,11 +90,19 @@ class Books:
                 .group_by(PermissionRecord.epoch).order_by(PermissionRecord.epoch)).all()
         return [tuple(int(v) for v in row) for row in rows]
 
-    def _leaves(self, session, license_id: int, upto: int | None = None) -> list[bytes]:
-        query = select(PermissionRecord.leaf).where(PermissionRecord.license_id == license_id)
-        if upto is not None:
-            query = query.where(PermissionRecord.sequence <= upto)
-        return list(session.execute(query.order_by(PermissionRecord.sequence)).scalars())
+    def _usage_tree(self, session, license_id: int, n: int) -> TreePrefix | None:
+        """The tree of the license's first n σ; None for n = 0."""
+        if not n:
+            return None
+
+        def newer(size: int) -> list[tuple[int, bytes]]:
+            return [tuple(r) for r in session.execute(
+                select(PermissionRecord.sequence, PermissionRecord.leaf)
+                .where(PermissionRecord.license_id == license_id, PermissionRecord.sequence > size,
+                       PermissionRecord.sequence <= n)
+                .order_by(PermissionRecord.sequence)).all()]
+
+        return self._trees.prefix(license_id, n, newer)
 
     def latest_voucher(self, license_id: int) -> Voucher:
         with self.db.read() as session:
@@ -101,17 +120,17 @@ class Books:
             row = session.get(License, license_id)
             if row is None:
                 raise unknown_license(license_id)
-            leaves = self._leaves(session, license_id)
-            existing = session.get(Voucher, (license_id, len(leaves)))
-        if not leaves:
-            raise Refused(409, "no_usage", f"license {license_id} has no σ yet: nothing to vouch for")
+            # `issued` is bumped in the transaction that stores the σ: it counts what is stored
+            tree = self._usage_tree(session, license_id, row.issued)
+            if tree is None:
+                raise Refused(409, "no_usage", f"license {license_id} has no σ yet: nothing to vouch for")
+            n, root = tree.size, tree.root
+            existing = session.get(Voucher, (license_id, n))
         if existing is not None:
             return existing
-        n = len(leaves)
-        tree = self._trees.get((license_id, n), lambda: MerkleTree(leaves))
-        voucher = td.UsageVoucher(license_id, n, n * row.price_per_query, tree.root)
+        voucher = td.UsageVoucher(license_id, n, n * row.price_per_query, root)
         record = {"license_id": license_id, "cumulative_queries": n,
-                  "cumulative_fee": voucher.cumulative_fee, "usage_root": tree.root,
+                  "cumulative_fee": voucher.cumulative_fee, "usage_root": root,
                   "signature": self.signer.sign_voucher(voucher), "created_at": int(self.clock())}
         try:
             with self.db.write() as session:
@@ -143,9 +162,7 @@ class Books:
                 raise Refused(409, "not_yet_vouched",
                               f"σ #{sequence} is newer than the voucher "
                               f"({voucher.cumulative_queries} queries): sign a new voucher first")
-            key = (license_id, voucher.cumulative_queries)
-            tree = self._trees.get(key, lambda: MerkleTree(
-                self._leaves(session, license_id, voucher.cumulative_queries)))
+            tree = self._usage_tree(session, license_id, voucher.cumulative_queries)
         if tree.root != voucher.usage_root:  # the books and the signed voucher disagree: say so
             raise RuntimeError(f"usage tree of license {license_id} does not match its voucher")
         return Proof(record, voucher, tree.proof(record.leaf))

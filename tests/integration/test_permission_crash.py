@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from oml_core import typed_data as td
-from oml_core.merkle import MerkleTree, verify
+from oml_core.merkle import AppendMerkleTree, verify
 from services.permission import testing
 from services.permission.client import PermissionClient, ServiceError, permission_of
 from services.permission.db.models import PermissionRecord
@@ -87,7 +87,7 @@ def test_sigkill_mid_burst_loses_no_received_sigma_and_reuses_no_sequence(databa
             assert voucher["cumulative_queries"] == len(stored) + 1
             root = bytes.fromhex(voucher["usage_root"][2:])
             leaves = [stored[n].leaf for n in sorted(stored)] + [bytes.fromhex(after["leaf"][2:])]
-            assert MerkleTree(leaves).root == root  # so every received σ (all stored) is in it
+            assert AppendMerkleTree(leaves).root == root  # so every received σ (all stored) is in it
             for body in received[:: max(1, len(received) // 40)] + received[-5:]:
                 proof = client.proof(1, body["sequence"])
                 leaf = td.permission_usage_leaf(permission_of(body))

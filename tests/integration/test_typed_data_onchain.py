@@ -11,7 +11,7 @@ from oml_core import typed_data as td
 from oml_core.chain.errors import TransactionFailed
 from oml_core.contracts import ClaimInput, OMLContracts
 from oml_core.demo import DEMO_TERMS, ETH
-from oml_core.merkle import MerkleTree
+from oml_core.merkle import AppendMerkleTree, MerkleTree
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -128,7 +128,7 @@ def test_python_sigma_refutes_a_claim_and_tampered_sigma_does_not(stack, w3):
 def test_python_vouchers_settle_and_tampered_or_replayed_ones_do_not(stack, w3):
     stack.oml.deposit_escrow(stack.host, stack.license_id, ETH)
     permissions = [td.Permission(stack.license_id, secrets.token_bytes(32), i, 1_700_000_000) for i in range(1, 4)]
-    root = MerkleTree([td.permission_usage_leaf(p) for p in permissions]).root
+    root = AppendMerkleTree([td.permission_usage_leaf(p) for p in permissions]).root
     voucher = td.UsageVoucher(stack.license_id, 3, 3 * DEMO_TERMS.price_per_query, root)
     signature = stack.oml.sign_voucher(stack.signer, voucher)
 

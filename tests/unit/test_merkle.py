@@ -10,7 +10,7 @@ from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oml_core.merkle import MerkleTree, hash_pair, process_proof, verify
+from oml_core.merkle import AppendMerkleTree, MerkleTree, hash_pair, process_proof, verify
 
 
 def leaf(i: int) -> bytes:
@@ -160,3 +160,55 @@ def test_100k_leaves_is_fast():
     assert max(len(p) for p in proofs) == 17  # ceil(log2(100000)); carried nodes skip levels
     assert all(verify(p, tree.root, leaves[i * 100]) for i, p in enumerate(proofs))
     assert elapsed < 5.0, f"100k-leaf tree took {elapsed:.2f}s"
+
+
+# --------------------------------------------------------------------------- append-order tree
+
+
+def batch_root(leaves: list[bytes]) -> bytes:
+    """The tree rules applied to the leaves as given (not sorted), level by level."""
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [hash_pair(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = nxt + ([level[-1]] if len(level) % 2 else [])
+    return level[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70, unique=True))
+def test_append_tree_grows_into_the_batch_tree_of_its_arrival_order(leaves):
+    tree = AppendMerkleTree()
+    for i, leaf_ in enumerate(leaves, start=1):
+        tree.append(leaf_)
+        assert tree.root == batch_root(leaves[:i])  # after every append, not only at the end
+    for leaf_ in leaves:
+        assert oz_process_proof(tree.proof(leaf_), leaf_) == tree.root
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=70, unique=True), st.data())
+def test_a_prefix_is_the_tree_of_the_first_n_leaves_even_after_the_tree_grew(leaves, data):
+    n = data.draw(st.integers(1, len(leaves)))
+    tree = AppendMerkleTree(leaves[:n])
+    prefix = tree.prefix(n)
+    for extra in range(data.draw(st.integers(0, 40))):  # later σ must not change an older voucher's tree
+        tree.append(keccak(b"later" + extra.to_bytes(4, "big")))
+    assert prefix.root == batch_root(leaves[:n]) and prefix.size == n
+    for leaf_ in leaves[:n]:
+        assert verify(prefix.proof(leaf_), prefix.root, leaf_)
+    later = keccak(b"later" + (0).to_bytes(4, "big"))
+    if later in tree:
+        with pytest.raises(ValueError):
+            prefix.proof(later)
+
+
+def test_append_tree_refuses_duplicates_bad_leaves_and_bad_prefixes():
+    tree = AppendMerkleTree([leaf(1)])
+    with pytest.raises(ValueError):
+        tree.append(leaf(1))
+    with pytest.raises(ValueError):
+        tree.append(b"short")
+    with pytest.raises(ValueError):
+        tree.prefix(2)
+    with pytest.raises(ValueError):
+        AppendMerkleTree().root

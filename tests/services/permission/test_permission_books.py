@@ -7,7 +7,7 @@ import pytest
 from permission_helpers import PRICE, START
 
 from oml_core import typed_data as td
-from oml_core.merkle import MerkleTree, verify
+from oml_core.merkle import AppendMerkleTree, verify
 from services.permission.client import ServiceError, permission_of, voucher_of
 
 
@@ -48,7 +48,7 @@ def test_voucher_covers_every_sigma_and_is_signed_in_the_settlement_domain(host,
     body = host.sign_voucher(1)
     voucher, signature = voucher_of(body)
     leaves = [td.permission_usage_leaf(permission_of(s)) for s in sigmas]
-    assert voucher == td.UsageVoucher(1, 7, 7 * PRICE, MerkleTree(leaves).root)
+    assert voucher == td.UsageVoucher(1, 7, 7 * PRICE, AppendMerkleTree(leaves).root)
     assert td.recover_signer(voucher.digest(service.signer.voucher_domain), signature) == body["signer"]
     assert host.sign_voucher(1) == body  # nothing new: the same voucher
     assert host.latest_voucher(1) == body
@@ -99,3 +99,21 @@ def test_proofs_against_an_older_voucher(host, verifier):
     with pytest.raises(ServiceError) as info:
         verifier.proof(1, 1, voucher=5)
     assert (info.value.status, info.value.code) == (404, "no_voucher")
+
+
+def test_a_cold_process_vouches_and_proves_what_a_warm_one_extended(host, service, clock):
+    """The usage tree grows in place per process: a replica that builds it from the database in
+    one go must reach the same voucher root and the same proofs."""
+    from services.permission.books import Books
+
+    host.permissions(1, [secrets.token_bytes(32) for _ in range(5)])
+    first = host.sign_voucher(1)  # the warm tree: 5 σ
+    host.permissions(1, [secrets.token_bytes(32) for _ in range(6)])
+    warm = service.books.sign_voucher(1)  # extended by 6
+    cold = Books(service.db, service.signer, clock)
+    assert cold.sign_voucher(1).usage_root == warm.usage_root
+    assert warm.cumulative_queries == 11
+    for sequence in (1, 5, 6, 11):
+        assert cold.proof(1, sequence).proof == service.books.proof(1, sequence).proof
+    assert cold.proof(1, 3, 5).proof == service.books.proof(1, 3, 5).proof
+    assert "0x" + cold.proof(1, 3, 5).voucher.usage_root.hex() == first["usage_root"]
