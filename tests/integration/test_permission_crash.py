@@ -1,7 +1,8 @@
 """Crash test of the permission service: a real `oml permission serve` (uvicorn) on loopback,
 a client firing a burst of σ requests, the server SIGKILLed mid-burst and restarted. Every σ the
 client received must be in the database and in the next voucher; no sequence is used twice and
-none is skipped. Runs on SQLite and on PostgreSQL."""
+none is skipped. Runs on SQLite and on PostgreSQL, with one process and with `--workers 2` (two
+HTTP workers and the σ writer process, all SIGKILLed at once)."""
 from __future__ import annotations
 
 import secrets
@@ -26,11 +27,12 @@ def database_url(request, tmp_path):
         yield url
 
 
-def test_sigkill_mid_burst_loses_no_received_sigma_and_reuses_no_sequence(database_url, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_burst_loses_no_received_sigma_and_reuses_no_sequence(database_url, tmp_path, workers):
     signer, host_key = secrets.token_bytes(32), secrets.token_bytes(32)
     testing.seed_license(database_url, host_key)
     db = Database(database_url)
-    server = testing.PermissionProcess(database_url, signer, tmp_path / "server.log")
+    server = testing.PermissionProcess(database_url, signer, tmp_path / "server.log", workers=workers)
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
