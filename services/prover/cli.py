@@ -92,7 +92,14 @@ def load(
 @app.command("run")
 @cli_errors
 def run(
-    target: Annotated[list[str], typer.Option(help="LICENSE_ID=URL of a host gateway (repeatable).")],
+    target: Annotated[list[str] | None, typer.Option(
+        help="LICENSE_ID=URL of a host gateway (repeatable); overrides the chain's endpoint.")] = None,
+    deployment: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, envvar="OML_DEPLOYMENT",
+        help="Deployment JSON: probe every license with keys in the pool at the endpoint its host "
+             "registered on chain (Active or Exiting licenses).")] = None,
+    rpc_url: Annotated[str | None, typer.Option(
+        envvar="OML_RPC_URL", help="JSON-RPC node (default: the deployment's).")] = None,
     verifier: Annotated[list[str] | None, typer.Option(
         help="Verifier base URL (repeatable; default OML_PROVER_VERIFIER_URLS).")] = None,
     probe_share: Annotated[float | None, typer.Option(help="Share of queries that are probes.")] = None,
@@ -117,10 +124,22 @@ def run(
     if not settings.verifier_urls:
         raise fail("give --verifier URL (or OML_PROVER_VERIFIER_URLS): probes need someone to judge them")
     try:
-        targets = [Target.parse(t, settings.model) for t in target]
+        explicit = {t.license_id: t for t in (Target.parse(text, settings.model) for text in target or [])}
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if not explicit and deployment is None:
+        raise fail("give --target LICENSE_ID=URL, or --deployment to take the hosts' endpoints from the chain")
     with _prover(settings) as prover:
+        targets = list(explicit.values())
+        if deployment is not None:
+            from services.prover.chain import license_targets
+
+            wanted = [i for i in prover.keys.licenses() if i not in explicit]
+            targets += license_targets(deployment, wanted, rpc_url, settings.model)
+        if not targets:
+            raise fail("no license to probe: load keys first (oml prover load), or none of their "
+                       "licenses can still be slashed")
+        console.print("probing " + ", ".join(f"license {t.license_id} at {t.url}" for t in targets), markup=False)
         previous = signal.signal(signal.SIGTERM, lambda *_: prover.stop())
         try:
             summary = prover.run(targets, duration, max_queries)

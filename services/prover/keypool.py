@@ -107,6 +107,12 @@ class KeyPool:
             proof = [bytes.fromhex(p.removeprefix("0x")) for p in json.loads(row.proof)]
             return TakenKey(row.id, row.license_id, fingerprint, proof, row.root)
 
+    def licenses(self) -> list[int]:
+        """Licenses with unused keys, in id order."""
+        with self.db.read() as session:
+            return list(session.scalars(select(KeyRecord.license_id).where(KeyRecord.used_at.is_(None))
+                                        .distinct().order_by(KeyRecord.license_id)))
+
     def remaining(self, license_id: int) -> int:
         with self.db.read() as session:
             return session.scalar(select(func.count()).select_from(KeyRecord)

@@ -46,9 +46,9 @@ def _start_prover(chain: LocalChain, net: network.Network, seed: int, interval_s
     with Prover(ProverSettings(key=key, passphrase=passphrase, database_url=database_url, seed=seed)) as prover:
         for name, copy in net.copies.items():
             prover.load(net.licenses[name], copy.fingerprints)
-    args = ["prover", "run", "--seed", str(seed), "--mean-interval", str(interval_s)]
-    for name, license_id in net.licenses.items():
-        args += ["--target", f"{license_id}={net.hosts[name].url}"]
+    # The hosts are found the way a real prover finds them: the endpoints they registered on chain.
+    args = ["prover", "run", "--seed", str(seed), "--mean-interval", str(interval_s),
+            "--deployment", str(chain.deployment_path)]
     for verifier in net.verifiers:
         args += ["--verifier", verifier.url]
     return chain.service("prover", args, "", {"OML_PROVER_KEY": key, "OML_PROVER_DATABASE_URL": database_url,

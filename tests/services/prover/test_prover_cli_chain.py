@@ -28,3 +28,26 @@ def test_load_checks_the_root_on_chain(tmp_path):
 
     assert wrong.exit_code == 1 and f"license {license_id} has root" in wrong.output
     assert right.exit_code == 0 and f"license {license_id}: 4 key(s) added" in right.output, right.output
+
+
+def test_targets_come_from_the_endpoints_hosts_registered_on_chain(tmp_path):
+    from services.prover.chain import license_targets
+
+    fps = [Fingerprint(f"endpoint key {i}", "r") for i in range(2)]
+    with LocalChain.start(tmp_path / "chain", n_hosts=3, n_verifiers=1) as chain:
+        hosts = chain.accounts.hosts
+        api_root = chain.add_license(hosts[0], fps, b"\x01" * 32, endpoint="http://127.0.0.1:8801/v1/")
+        base = chain.add_license(hosts[1], fps, b"\x02" * 32, endpoint="https://host.example")
+        malformed = chain.add_license(hosts[2], fps, b"\x03" * 32, endpoint="ftp://host.example")
+        chain.oml.request_exit(hosts[1], base)  # Exiting: still slashable, still probed
+        targets = license_targets(chain.deployment_path, [api_root, base, malformed], model="m")
+
+    assert [(t.license_id, t.url, t.model) for t in targets] == [
+        (api_root, "http://127.0.0.1:8801", "m"), (base, "https://host.example", "m")]
+
+
+def test_run_needs_targets_or_the_chain(tmp_path):
+    env = {"OML_PROVER_DATABASE_URL": f"sqlite:///{tmp_path}/prover.db", "OML_PROVER_PASSPHRASE": PASSPHRASE,
+           "OML_PROVER_KEY": "0x" + "11" * 32, "OML_PROVER_VERIFIER_URLS": '["http://127.0.0.1:9"]'}
+    result = CliRunner().invoke(app, ["run", "--max-queries", "1"], env=env)
+    assert result.exit_code == 1 and "--deployment" in result.output
