@@ -118,7 +118,7 @@ def stored_sigma(database_url: str) -> tuple[int, int]:
     """(count, max sequence) of the σ stored for the license: equal when gap-free."""
     from sqlalchemy import text
 
-    from services.permission.db.session import Database
+    from services.common.database import Database
 
     db = Database(database_url)
     try:

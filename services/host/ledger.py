@@ -4,12 +4,13 @@ block cursor; and the claims it has seen against its license with what it did ab
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint, create_engine, event, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from services.common.database import Database
 
 # Claim states the watcher moves through; the last three are final.
 PENDING, REFUTED, DONE, UNREFUTABLE, FAILED = "pending", "refuted", "done", "unrefutable", "failed"
@@ -77,25 +78,14 @@ def _hex(data: bytes) -> str:
 class Ledger:
     def __init__(self, url: str):
         self.url = url
-        is_sqlite = url.startswith("sqlite")
-        self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {})
-        if is_sqlite:
-            @event.listens_for(self.engine, "connect")
-            def _wal(dbapi_connection, _record):
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")  # the batcher and the watcher write concurrently
-                cursor.execute("PRAGMA busy_timeout=30000")
-                cursor.close()
-        _Base.metadata.create_all(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.db = Database(url)  # the batcher and the watcher write concurrently
+        _Base.metadata.create_all(self.db.engine)
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
+    def _session(self) -> AbstractContextManager[Session]:
+        return self.db.write()
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     # ------------------------------------------------------------------ σ
 

@@ -19,8 +19,8 @@ from eth_utils import keccak, to_checksum_address
 from sqlalchemy import delete, insert, select, update
 
 from oml_core import typed_data as td
+from services.common.database import Database
 from services.permission.db.models import Challenge, License, Token
-from services.permission.db.session import Database
 from services.permission.errors import Refused, unknown_license
 
 HOST, VERIFIER = "host", "verifier"

@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from oml_core import typed_data as td
 from oml_core.merkle import AppendMerkleTree, TreePrefix
+from services.common.database import Database
 from services.permission import metrics
 from services.permission.db.models import License, PermissionRecord, Voucher
-from services.permission.db.session import Database
 from services.permission.errors import Refused, unknown_license
 from services.permission.signer import Signer
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 
 from oml_core import typed_data as td
+from services.common.database import Database
 from services.permission import metrics
 from services.permission.db.models import License, PermissionRecord
-from services.permission.db.session import Database
 from services.permission.errors import Refused, unknown_license
 from services.permission.signer import Signer
 

@@ -23,9 +23,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from web3 import Web3
 
+from services.common.database import Database
 from services.permission import licenses, metrics
 from services.permission.db.models import ChainCursor, MirroredChunk, MirrorUndo
-from services.permission.db.session import Database
 
 log = logging.getLogger(__name__)
 

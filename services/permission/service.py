@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from oml_core import typed_data as td
+from services.common.database import Database
 from services.common.rate_limit import RateLimiter
 from services.permission.auth import Authenticator
 from services.permission.books import Books
 from services.permission.config import Settings
 from services.permission.db.migrate import upgrade
-from services.permission.db.session import Database
 from services.permission.issuance import PermissionWriter
 from services.permission.signer import Signer, SignerConfigError, load_private_key
 

@@ -86,8 +86,8 @@ CHAIN_ID = 31337
 
 def seed_license(database_url: str, host_key: bytes, license_id: int = 1) -> None:
     """Migrate the database and upsert an active license of `host_key`'s address, no chain needed."""
+    from services.common.database import Database
     from services.permission.db.migrate import upgrade
-    from services.permission.db.session import Database
     from services.permission.licenses import upsert_license
 
     upgrade(database_url)

@@ -191,8 +191,8 @@ class WriterServer:
 
 def run_writer_process(socket_path: str) -> None:
     """The writer process's main: settings from the environment (as the workers read them)."""
+    from services.common.database import Database
     from services.permission.config import Settings
-    from services.permission.db.session import Database
     from services.permission.service import domains
     from services.permission.signer import Signer, load_private_key
 

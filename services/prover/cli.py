@@ -167,7 +167,7 @@ def status(
 
     from rich.table import Table
 
-    from services.permission.db.session import Database
+    from services.common.database import Database
     from services.prover.status import read_status
 
     db = Database(_settings(database_url=database_url).database_url)

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.permission.db.types import Uint256
+from services.common.db_types import Uint256
 
 
 class Base(DeclarativeBase):

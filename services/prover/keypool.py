@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from oml_core import merkle
 from oml_core.fingerprint.commit import Commitment
 from oml_core.fingerprint.record import Fingerprint
-from services.permission.db.session import Database
+from services.common.database import Database
 from services.prover.db import KeyRecord
 from services.prover.errors import FingerprintsRejected, NoKeysLeft
 from services.prover.sealing import Sealer

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
+from services.common.database import Database
 from services.common.signed_requests import sign_headers
 from services.common.transcript import Transcript
-from services.permission.db.session import Database
 from services.prover.db import OutboxRecord, QueryRecord
 from services.prover.errors import NotConfigured, ProverError
 from services.prover.sealing import Sealer

@@ -17,8 +17,8 @@ from eth_account import Account
 
 from oml_core.fingerprint.commit import Commitment
 from oml_core.fingerprint.record import Fingerprint
+from services.common.database import Database
 from services.common.transcript import RevealedFingerprint, Transcript
-from services.permission.db.session import Database
 from services.prover.benign import BenignPrompts
 from services.prover.config import ProverSettings
 from services.prover.db import Base

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 
-from services.permission.db.session import Database
+from services.common.database import Database
 from services.prover.db import QueryRecord
 from services.prover.hosts import Answer
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import select
 
-from services.permission.db.session import Database
+from services.common.database import Database
 from services.prover.db import SealParams
 from services.prover.errors import WrongPassphrase
 

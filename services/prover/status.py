@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from services.permission.db.session import Database
+from services.common.database import Database
 from services.prover.db import Base, KeyRecord, OutboxRecord
 from services.prover.querylog import QueryCounts, QueryLog
 

@@ -7,11 +7,12 @@ uint256 values (license ids) are stored as decimal strings: SQLite integers stop
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from services.common.database import Database as CommonDatabase
 
 # transcript states (a transcript's claim, when it has one, carries the rest of the lifecycle)
 RECEIVED, CHECKED = "received", "checked"
@@ -79,35 +80,13 @@ class PeerCheckRow(Base):
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
 
 
-class Database:
+class Database(CommonDatabase):
+    """The verifier's tables on the shared database setup (services/common/database.py)."""
+
     def __init__(self, url: str):
-        self.url = url
-        sqlite = url.startswith("sqlite")
-        connect_args = {"check_same_thread": False, "timeout": 30} if sqlite else {}
-        self.engine = create_engine(url, connect_args=connect_args)
-        if sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-            # every transaction takes the write lock up front: a read-then-write transaction
-            # would otherwise fail (not wait) when another thread wrote in between
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        super().__init__(url)
         Base.metadata.create_all(self.engine)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> AbstractContextManager[Session]:
         """One transaction, committed on exit (rolled back on an exception)."""
-        with self._sessions() as session, session.begin():
-            yield session
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL: the HTTP threads read while the worker writes; FULL: a recorded claim survives a crash
-    dbapi_connection.isolation_level = None  # pysqlite's implicit BEGIN off: ours above instead
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+        return self.write()

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from oml_core import typed_data as td
 from oml_core.merkle import AppendMerkleTree, verify
+from services.common.database import Database
 from services.permission import testing
 from services.permission.client import PermissionClient, ServiceError, permission_of
 from services.permission.db.models import PermissionRecord
-from services.permission.db.session import Database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

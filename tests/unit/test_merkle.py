@@ -211,4 +211,4 @@ def test_append_tree_refuses_duplicates_bad_leaves_and_bad_prefixes():
     with pytest.raises(ValueError):
         tree.prefix(2)
     with pytest.raises(ValueError):
-        AppendMerkleTree().root
+        _ = AppendMerkleTree().root

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Index, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.permission.db.types import Uint256
+from services.common.db_types import Uint256
 
 
 class Base(DeclarativeBase):

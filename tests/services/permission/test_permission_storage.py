@@ -11,10 +11,10 @@ from alembic.migration import MigrationContext
 from eth_account import Account
 from sqlalchemy import inspect
 
+from services.common.database import Database
 from services.permission.config import Settings
 from services.permission.db.migrate import alembic_config, upgrade
 from services.permission.db.models import Base
-from services.permission.db.session import Database
 from services.permission.signer import SignerConfigError, load_private_key, write_keystore
 
 

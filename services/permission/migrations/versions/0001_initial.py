@@ -6,7 +6,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from services.permission.db.types import Uint256
+from services.common.db_types import Uint256
 
 revision = "0001"
 down_revision = None

@@ -6,7 +6,7 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from services.permission.db.types import Uint256
+from services.common.db_types import Uint256
 
 revision = "0002"
 down_revision = "0001"

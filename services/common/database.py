@@ -1,5 +1,8 @@
-"""Engine and sessions. SQLite runs in WAL mode with explicit BEGIN / BEGIN IMMEDIATE so that a
-write transaction takes the write lock up front instead of failing to upgrade a read snapshot."""
+"""The database of every OML service: engine and read/write sessions, SQLite or PostgreSQL.
+
+SQLite runs in WAL mode with synchronous=FULL (what a service returned stays stored after a
+crash) and explicit BEGIN / BEGIN IMMEDIATE, so that a write transaction takes the write lock up
+front instead of failing to upgrade a read snapshot."""
 from __future__ import annotations
 
 import fcntl
