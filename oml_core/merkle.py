@@ -31,7 +31,39 @@ def _check_leaf(leaf: bytes) -> bytes:
     return bytes(leaf)
 
 
-class MerkleTree:
+class _Levels:
+    """A built tree: its levels, leaf 0 to root, and where each leaf sits in level 0."""
+
+    _levels: list[list[bytes]]
+    _index: dict[bytes, int]
+
+    @property
+    def root(self) -> bytes:
+        if not self._levels[0]:
+            raise ValueError("a Merkle tree needs at least one leaf")
+        return self._levels[-1][0]
+
+    def __len__(self) -> int:
+        return len(self._levels[0])
+
+    def __contains__(self, leaf: object) -> bool:
+        return leaf in self._index
+
+    def proof(self, leaf: bytes) -> list[bytes]:
+        try:
+            i = self._index[bytes(leaf)]
+        except (KeyError, TypeError):
+            raise ValueError(f"leaf {leaf!r} is not in the tree") from None
+        proof = []
+        for level in self._levels[:-1]:
+            sibling = i ^ 1
+            if sibling < len(level):  # otherwise i is the carried odd node: nothing to hash
+                proof.append(level[sibling])
+            i //= 2
+        return proof
+
+
+class MerkleTree(_Levels):
     def __init__(self, leaves: Iterable[bytes]) -> None:
         level = sorted(_check_leaf(leaf) for leaf in leaves)
         if not level:
@@ -51,25 +83,12 @@ class MerkleTree:
             level = nxt
 
     @property
-    def root(self) -> bytes:
-        return self._levels[-1][0]
-
-    @property
     def leaves(self) -> list[bytes]:
         """Leaves in tree (sorted) order."""
         return list(self._levels[0])
 
-    def __len__(self) -> int:
-        return len(self._levels[0])
 
-    def __contains__(self, leaf: object) -> bool:
-        return leaf in self._index
-
-    def proof(self, leaf: bytes) -> list[bytes]:
-        return _proof(self._levels, self._index, leaf)
-
-
-class AppendMerkleTree:
+class AppendMerkleTree(_Levels):
     """The same tree over leaves in arrival order, grown one leaf at a time."""
 
     def __init__(self, leaves: Iterable[bytes] = ()) -> None:
@@ -98,21 +117,6 @@ class AppendMerkleTree:
             else:
                 parents.append(node)
             i, height = i // 2, height + 1
-
-    @property
-    def root(self) -> bytes:
-        if not self._levels[0]:
-            raise ValueError("a Merkle tree needs at least one leaf")
-        return self._levels[-1][0]
-
-    def __len__(self) -> int:
-        return len(self._levels[0])
-
-    def __contains__(self, leaf: object) -> bool:
-        return leaf in self._index
-
-    def proof(self, leaf: bytes) -> list[bytes]:
-        return _proof(self._levels, self._index, leaf)
 
     def prefix(self, n: int) -> TreePrefix:
         """The tree of the first n leaves (what a voucher over n σ committed to), in O(log n)."""
@@ -155,20 +159,6 @@ class TreePrefix:
                 proof.append(self._last[height] if sibling == size - 1 else self._levels[height][sibling])
             i //= 2
         return proof
-
-
-def _proof(levels: list[list[bytes]], index: dict[bytes, int], leaf: bytes) -> list[bytes]:
-    try:
-        i = index[bytes(leaf)]
-    except (KeyError, TypeError):
-        raise ValueError(f"leaf {leaf!r} is not in the tree") from None
-    proof = []
-    for level in levels[:-1]:
-        sibling = i ^ 1
-        if sibling < len(level):  # otherwise i is the carried odd node: nothing to hash
-            proof.append(level[sibling])
-        i //= 2
-    return proof
 
 
 def process_proof(proof: Sequence[bytes], leaf: bytes) -> bytes:
