@@ -3,6 +3,7 @@ check of every signature that comes back (right signer, active in VerifierRegist
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -54,27 +55,37 @@ class Gathering:
 
 def gather(transcript: Transcript, claim: ClaimInput, key: bytes, peers: list[httpx.Client],
            chain: ChainView, known: dict[str, bytes], quorum: int) -> Gathering:
-    """Own attestation, the still valid `known` ones, then peers in turn until `quorum` are in."""
+    """Own attestation, the still valid `known` ones, then peers until `quorum` are in.
+
+    Peers are asked in waves of as many as are still missing, each wave in parallel (a peer
+    re-checks the transcript before it signs: asking one after another added those checks up);
+    a peer that refuses or fails is replaced by the next one in the following wave."""
     claimant = Account.from_key(key).address
     digest = claim.attestation(claimant).digest(chain.attestation_domain)
     result = Gathering({claimant: td.sign_digest(digest, key)})
     for address, signature in known.items():
         if address != claimant and (signer := _active_signer(digest, address, signature, chain)):
             result.attestations[signer] = signature
-    for peer in peers:
-        if len(result.attestations) >= quorum:
-            break
-        try:
-            address, signature = ask_peer(peer, key, transcript, claimant)
-        except PeerError as exc:
-            result.errors.append(str(exc))
-            continue
-        signer = _active_signer(digest, address, signature, chain)
-        if signer is None:
-            result.errors.append(f"{peer.base_url}: signature is not an active verifier's attestation")
-            continue
-        result.attestations[signer] = signature
+    waiting = list(peers)
+    while waiting and len(result.attestations) < quorum:
+        wave, waiting = waiting[:quorum - len(result.attestations)], waiting[quorum - len(result.attestations):]
+        with ThreadPoolExecutor(len(wave)) as pool:
+            answers = list(pool.map(lambda peer: _ask(peer, key, transcript, claimant), wave))
+        for peer, answer in zip(wave, answers, strict=True):
+            if isinstance(answer, PeerError):
+                result.errors.append(str(answer))
+            elif (signer := _active_signer(digest, *answer, chain)) is None:
+                result.errors.append(f"{peer.base_url}: signature is not an active verifier's attestation")
+            else:
+                result.attestations[signer] = answer[1]
     return result
+
+
+def _ask(peer: httpx.Client, key: bytes, transcript: Transcript, claimant: str) -> tuple[str, bytes] | PeerError:
+    try:
+        return ask_peer(peer, key, transcript, claimant)
+    except PeerError as exc:
+        return exc
 
 
 def _active_signer(digest: bytes, address: str, signature: bytes, chain: ChainView) -> str | None:
