@@ -56,6 +56,8 @@ def encode_request(request_id: int, license_id: int, query_hashes: list[bytes]) 
 
 
 def decode_request(payload: bytes) -> tuple[int, int, list[bytes]]:
+    if len(payload) < 44:
+        raise ValueError("malformed σ request frame")
     (request_id,) = struct.unpack_from("<Q", payload)
     license_id = int.from_bytes(payload[8:40], "big")
     (count,) = _COUNT.unpack_from(payload, 40)

@@ -49,8 +49,9 @@ def test_frames_round_trip():
 
 def test_a_truncated_request_frame_is_rejected():
     frame = encode_request(1, 1, [secrets.token_bytes(32)])
-    with pytest.raises(ValueError):
-        decode_request(frame[4:-1])
+    for cut in (frame[4:-1], frame[4:20], b""):
+        with pytest.raises(ValueError):
+            decode_request(cut)
 
 
 async def _with_server(service, socket_path, body):
