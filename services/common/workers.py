@@ -15,6 +15,7 @@ rather than this process quietly running with fewer workers than asked for.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -35,6 +36,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _check_free(host: str, port: int) -> None:
+    """Binds once without SO_REUSEPORT: a port another server holds fails here, with a clear
+    error, rather than being silently shared with it (SO_REUSEPORT would let both listen)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def _child(env: dict[str, str], target: Callable, args: tuple) -> None:
+    os.environ.update(env)
+    target(*args)
+
+
 def _worker(app_factory: str, host: str, port: int, log_level: str) -> None:
     import uvicorn
 
@@ -44,19 +59,19 @@ def _worker(app_factory: str, host: str, port: int, log_level: str) -> None:
 
 
 def serve_workers(app_factory: str, host: str, port: int, workers: int, log_level: str,
-                  companions: Sequence[tuple[Callable, tuple]] = ()) -> int:
+                  companions: Sequence[tuple[Callable, tuple]] = (), env: dict[str, str] | None = None) -> int:
     """Runs `workers` processes of the ASGI app that `app_factory` ("module:function") builds,
     plus each companion `target(*args)`, until a signal or a process's exit; returns the exit
-    status for the CLI."""
+    status for the CLI. `env` is added to every child's environment (not to this process's)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    # Bind once here first: a taken port fails now, with a clear error, not in N workers later.
-    listening_socket(host, port).close()
+    _check_free(host, port)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no state shared by fork
-    helpers = [context.Process(target=target, args=args, name=f"companion-{i}")
+    env = dict(env or {})
+    helpers = [context.Process(target=_child, args=(env, target, args), name=f"companion-{i}")
                for i, (target, args) in enumerate(companions)]
-    servers = [context.Process(target=_worker, args=(app_factory, host, port, log_level), name=f"worker-{i}")
-               for i in range(workers)]
+    servers = [context.Process(target=_child, args=(env, _worker, (app_factory, host, port, log_level)),
+                               name=f"worker-{i}") for i in range(workers)]
     stopping = False
 
     def stop(_signum, _frame) -> None:

@@ -32,7 +32,6 @@ def serve(
     """Run the service with uvicorn. The signer key comes from OML_PERMISSION_KEYSTORE (+
     OML_PERMISSION_KEYSTORE_PASSWORD) or OML_PERMISSION_SIGNER_KEY; other settings from
     OML_PERMISSION_* variables (services/permission/config.py)."""
-    import os
     import shutil
     import tempfile
 
@@ -53,15 +52,16 @@ def serve(
         uvicorn.run(app_, host=host, port=port, log_level=log_level)
         return
     app_.state.service.stop()  # each worker builds its own service from the environment
-    for name, value in overrides.items():
-        os.environ[f"OML_PERMISSION_{name.upper()}"] = str(value)
+    env = {f"OML_PERMISSION_{name.upper()}": str(value) for name, value in overrides.items()}
     # One writer process stores every σ; the workers only serve HTTP (writer_link.py says why).
     private = tempfile.mkdtemp(prefix="oml-permission-")  # mode 0700: only this user reaches the socket
     socket_path = f"{private}/writer.sock"
-    os.environ["OML_PERMISSION_WRITER_SOCKET"] = socket_path
     try:
         status = serve_workers("services.permission.app:create_app", host, port, workers, log_level,
-                               companions=[(run_writer_process, (socket_path,))])
+                               companions=[(run_writer_process, (socket_path,))],
+                               env={**env, "OML_PERMISSION_WRITER_SOCKET": socket_path})
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(private, ignore_errors=True)
     if status:
