@@ -6,15 +6,22 @@ from __future__ import annotations
 import json
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from services.common.database import Database
+from services.common.migrations import upgrade
 
 # Claim states the watcher moves through; the last three are final.
 PENDING, REFUTED, DONE, UNREFUTABLE, FAILED = "pending", "refuted", "done", "unrefutable", "failed"
 FINAL_STATES = (DONE, UNREFUTABLE, FAILED)
+
+
+# The ledger's Alembic history (services/host/migrations), in a version table of its own.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "oml_host_alembic_version"
 
 
 class _Base(DeclarativeBase):
@@ -78,8 +85,9 @@ def _hex(data: bytes) -> str:
 class Ledger:
     def __init__(self, url: str):
         self.url = url
+        # Ledgers made before migrations existed (tables from create_all) are adopted at 0001.
+        upgrade(url, MIGRATIONS, version_table=VERSION_TABLE, adopt=("0001", "host_permissions"))
         self.db = Database(url)  # the batcher and the watcher write concurrently
-        _Base.metadata.create_all(self.db.engine)
 
     def _session(self) -> AbstractContextManager[Session]:
         return self.db.write()

@@ -167,10 +167,10 @@ def status(
 
     from rich.table import Table
 
-    from services.common.database import Database
+    from services.prover.db import open_database
     from services.prover.status import read_status
 
-    db = Database(_settings(database_url=database_url).database_url)
+    db = open_database(_settings(database_url=database_url).database_url)  # a fresh one reads as empty
     try:
         report = read_status(db)
     finally:

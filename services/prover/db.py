@@ -2,6 +2,8 @@
 ciphertext (sealing.py); leaves and Merkle proofs are public and stored plainly."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import (
     Boolean,
     Float,
@@ -14,11 +16,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.common.database import Database
 from services.common.db_types import Uint256
+from services.common.migrations import upgrade
+
+# The prover's Alembic history (services/prover/migrations), in a version table of its own.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "oml_prover_alembic_version"
 
 
 class Base(DeclarativeBase):
     pass
+
+
+def open_database(url: str) -> Database:
+    """The prover's database, upgraded to the latest schema (a database made before migrations
+    existed, with tables from create_all, is adopted at 0001)."""
+    upgrade(url, MIGRATIONS, version_table=VERSION_TABLE, adopt=("0001", "keys"))
+    return Database(url)
 
 
 class SealParams(Base):

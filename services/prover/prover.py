@@ -17,11 +17,10 @@ from eth_account import Account
 
 from oml_core.fingerprint.commit import Commitment
 from oml_core.fingerprint.record import Fingerprint
-from services.common.database import Database
 from services.common.transcript import RevealedFingerprint, Transcript
 from services.prover.benign import BenignPrompts
 from services.prover.config import ProverSettings
-from services.prover.db import Base
+from services.prover.db import open_database
 from services.prover.errors import NoKeysLeft, NotConfigured
 from services.prover.hosts import Answer, HostClient, HostError, Target
 from services.prover.keypool import KeyPool, LoadResult
@@ -62,8 +61,7 @@ class Prover:
         """`tokenizer` (optional) sizes a probe's max_tokens exactly; without it the response's
         UTF-8 length bounds its token count (byte-level BPE never needs more tokens than bytes)."""
         self.settings, self.tokenizer = settings, tokenizer
-        self.db = Database(settings.database_url)
-        Base.metadata.create_all(self.db.engine)
+        self.db = open_database(settings.database_url)
         passphrase = settings.passphrase.get_secret_value() if settings.passphrase else None
         sealer = Sealer.for_database(self.db, passphrase)
         key = settings.key_bytes()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from services.common.database import Database
-from services.prover.db import Base, KeyRecord, OutboxRecord
+from services.prover.db import KeyRecord, OutboxRecord
 from services.prover.querylog import QueryCounts, QueryLog
 
 
@@ -41,7 +41,6 @@ def pending_transcripts(db: Database) -> int:
 
 
 def read_status(db: Database) -> ProverStatus:
-    Base.metadata.create_all(db.engine)  # a fresh database reads as empty, not as an error
     keys, queries = key_counts(db), QueryLog(db).counts()
     licenses = [LicenseStatus(license_id, *keys.get(license_id, (0, 0)),
                               queries.get(license_id, QueryCounts()))

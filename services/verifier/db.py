@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from services.common.database import Database as CommonDatabase
+from services.common.migrations import upgrade
+
+# The verifier's Alembic history (services/verifier/migrations), in a version table of its own.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "oml_verifier_alembic_version"
 
 # transcript states (a transcript's claim, when it has one, carries the rest of the lifecycle)
 RECEIVED, CHECKED = "received", "checked"
@@ -84,8 +90,9 @@ class Database(CommonDatabase):
     """The verifier's tables on the shared database setup (services/common/database.py)."""
 
     def __init__(self, url: str):
+        # Databases made before migrations existed (tables from create_all) are adopted at 0001.
+        upgrade(url, MIGRATIONS, version_table=VERSION_TABLE, adopt=("0001", "verifier_transcripts"))
         super().__init__(url)
-        Base.metadata.create_all(self.engine)
 
     def session(self) -> AbstractContextManager[Session]:
         """One transaction, committed on exit (rolled back on an exception)."""

@@ -1,22 +1,19 @@
-"""Run the Alembic migrations (services/permission/migrations) programmatically: the service
-upgrades its database to head at start, and tests do the same on fresh databases."""
+"""The permission service's Alembic migrations (services/permission/migrations), run from code:
+the service upgrades its database to head at start, and tests do the same on fresh databases."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
+
+from services.common import migrations
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    # ConfigParser interpolation would choke on '%' in URL-encoded passwords/options.
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
+    return migrations.alembic_config(url, MIGRATIONS)
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    migrations.upgrade(url, MIGRATIONS, revision)
