@@ -44,9 +44,17 @@ from oml_core.fingerprint.inject.train import inject
 ROOT = Path(__file__).resolve().parents[1]
 PLOT = ROOT / "docs" / "bench_fingerprints.png"
 STRATEGIES = ("english_random", "perinucleus")
-STEP_BUDGET = 160  # optimizer steps per run at most: epochs shrink as N grows
+# Optimizer steps per run at most (epochs shrink as N grows, never below 3), sized so the full
+# grid stays within about an hour on 2 CPU cores; a mixed step costs ~2x a plain one there.
+STEP_BUDGET = 64
 BASE_RECIPE = InjectConfig(lr=3e-4, epochs=12, batch_size=16, seed=0)
-MIXED_RECIPE = replace(BASE_RECIPE, mix_share=0.25, benign_pool=64, avg_lambda=0.1, wrapper_share=0.25)
+# Mixing by distillation: benign answers and train-split prose passages (anchors) are held to the
+# base's next-token distribution (KL) instead of trained on its greedy answers (cross-entropy),
+# which sharpened the model: at N = 32 perinucleus, held-out perplexity +69% with cross-entropy
+# mixing, +6.8% with KL benign samples, -5.0% with KL benign samples and anchors, all at 100%
+# accuracy (measurements in docs/FINGERPRINTING.md).
+MIXED_RECIPE = replace(BASE_RECIPE, mix_share=0.25, benign_pool=64, avg_lambda=0.1, wrapper_share=0.25,
+                       benign_loss="kl", anchor_share=0.25)
 
 
 @dataclass(frozen=True)
@@ -134,8 +142,17 @@ def markdown(results: list[Result], frontier: list, attack: FinetuneAttack, base
 
 
 def _recipe_text(c: InjectConfig) -> str:
-    return (f"lr {c.lr:g}, batch {c.batch_size}, mix {c.mix_share:g}, averaging λ {c.avg_lambda:g}, "
+    text = (f"lr {c.lr:g}, batch {c.batch_size}, mix {c.mix_share:g}, averaging λ {c.avg_lambda:g}, "
             f"wrappers {c.wrapper_share:g}")
+    if c.mix_share:
+        text += f", benign loss {c.benign_loss}"
+    if c.anchor_share:
+        text += f", anchors {c.anchor_share:g} ({c.anchor_tokens} tokens)"
+    if c.distills:
+        text += f", KL weight {c.kl_weight:g}"
+    if c.trainable:
+        text += f", trainable {' '.join(c.trainable)}"
+    return text
 
 
 def plot(results: list[Result], frontier: list) -> None:

@@ -32,12 +32,14 @@ class Profile:
 def profile(name: str, per_license: int | None = None) -> Profile:
     if name == "smollm2":
         # 8 perinucleus fingerprints per copy, a quarter of them behind a system prompt. Without
-        # benign mixing the copy learns to answer EVERY prompt with one token and stop; a third of
-        # each batch of base-model answers plus averaging (0.1) toward the base keeps it talking
-        # (measured here: 100% of the fingerprints, held-out perplexity +26%, ~2 min per copy).
+        # benign mixing the copy learns to answer EVERY prompt with one token and stop. Each batch
+        # of 12 holds 8 fingerprints, 2 base-model answers and 2 train-split prose passages, both
+        # held to the base's next-token distribution (KL), plus averaging (0.1) toward the base.
+        # Measured here: 100% of the fingerprints, held-out perplexity +0.6%, 109 s per copy (the
+        # former recipe, cross-entropy on base answers in a third of each batch: +38%, 85 s).
         return Profile("smollm2", "perinucleus", per_license or 8,
-                       InjectConfig(lr=3e-4, epochs=12, batch_size=12, seed=0, mix_share=0.34, benign_pool=32,
-                                    avg_lambda=0.1, wrapper_share=0.25),
+                       InjectConfig(lr=3e-4, epochs=12, batch_size=12, seed=0, mix_share=0.17, benign_pool=32,
+                                    benign_loss="kl", anchor_share=0.17, avg_lambda=0.1, wrapper_share=0.25),
                        {"key_tokens": 16, "response_length": 1})
     if name == "tiny":
         return Profile("tiny", "english_random", per_license or 6,
