@@ -127,11 +127,3 @@ def share_count(n_fp_in_batch: int, per_batch: int, config) -> int:
     if n_fp_in_batch == config.n_fingerprints:
         return per_batch
     return max(1, math.floor(n_fp_in_batch * per_batch / config.n_fingerprints + 0.5))
-
-
-def benign_count(n_fp_in_batch: int, config) -> int:
-    return share_count(n_fp_in_batch, config.n_benign, config)
-
-
-def anchor_count(n_fp_in_batch: int, config) -> int:
-    return share_count(n_fp_in_batch, config.n_anchors, config)

@@ -26,14 +26,10 @@ def epoch_plan(n_fingerprints: int, config, epoch: int) -> list[list[tuple[int, 
     return [items[s:s + k] for s in range(0, len(items), k)]
 
 
-def benign_indices(step: int, count: int, pool: int, config) -> list[int]:
-    """Benign pool slots for a step: the pool is cycled in order, config.n_benign per step."""
-    return [(step * config.n_benign + j) % pool for j in range(count)]
-
-
-def anchor_indices(step: int, count: int, pool: int, config) -> list[int]:
-    """Anchor pool slots for a step: the pool is cycled in order, config.n_anchors per step."""
-    return [(step * config.n_anchors + j) % pool for j in range(count)]
+def pool_slots(step: int, count: int, pool: int, per_step: int) -> list[int]:
+    """Slots of a sample pool (benign answers, anchor passages) for a step: the pool is cycled in
+    order, `per_step` per full step."""
+    return [(step * per_step + j) % pool for j in range(count)]
 
 
 def meta_indices(step: int, inner: int, pool: int, config) -> list[list[int]]:

@@ -30,9 +30,9 @@ from .data import (
     wrap,
 )
 from .meta import meta_backward
-from .mixing import anchor_count, anchor_samples, benign_count, benign_samples
+from .mixing import anchor_samples, benign_samples, share_count
 from .params import requires_grad_flags, restore_flags, select_trainable
-from .plan import anchor_indices, benign_indices, epoch_plan, meta_indices, steps_per_epoch
+from .plan import epoch_plan, meta_indices, pool_slots, steps_per_epoch
 
 
 @dataclass
@@ -188,10 +188,9 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
         epoch, index = divmod(step, per_epoch)
         plan = plans.setdefault(epoch, epoch_plan(len(fingerprints), config, epoch))[index]
         samples = [fp_samples.get(i, w) for i, w in plan]
-        n_benign = benign_count(len(plan), config)
-        samples += [benign[j] for j in benign_indices(step, n_benign, len(benign), config)]
-        n_anchors = anchor_count(len(plan), config)
-        samples += [anchors[j] for j in anchor_indices(step, n_anchors, len(anchors), config)]
+        for pool, per_batch in ((benign, config.n_benign), (anchors, config.n_anchors)):
+            count = share_count(len(plan), per_batch, config)
+            samples += [pool[j] for j in pool_slots(step, count, len(pool), per_batch)]
         inner = []
         if config.meta:
             slots = meta_indices(step, config.meta_inner_steps, len(benign), config)
