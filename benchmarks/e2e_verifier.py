@@ -112,14 +112,24 @@ class InProcessResult:
         return sum(len(v) for v in self.seconds.values()) / total if total else 0.0
 
 
-def check_in_process(verifier, batch: Batch) -> InProcessResult:
-    """`Verifier.check` on every transcript, timed one by one."""
+def check_in_process(chain: LocalChain, key: str, permission_url: str, database_url: str,
+                     batch: Batch) -> InProcessResult:
+    """`Verifier.check` on every transcript, timed one by one, by a Verifier of `key` built in
+    this process with nothing started (the baseline the service is compared with)."""
+    from services.verifier.config import Settings
+    from services.verifier.service import Verifier
+
+    verifier = Verifier(Settings(key=key, deployment=chain.deployment_path, permission_url=permission_url,
+                                 database_url=database_url))
     out = InProcessResult()
-    for transcript, kind in zip(batch.transcripts, batch.kinds, strict=True):
-        t0 = time.perf_counter()
-        result = verifier.check(transcript)
-        out.seconds.setdefault(kind, []).append(time.perf_counter() - t0)
-        out.verdicts[(kind, result.verdict.value)] += 1
+    try:
+        for transcript, kind in zip(batch.transcripts, batch.kinds, strict=True):
+            t0 = time.perf_counter()
+            result = verifier.check(transcript)
+            out.seconds.setdefault(kind, []).append(time.perf_counter() - t0)
+            out.verdicts[(kind, result.verdict.value)] += 1
+    finally:
+        verifier.stop()
     return out
 
 
@@ -221,20 +231,13 @@ def prepare_load(chain: LocalChain, load: VerifierLoad, verifier_keys: list[str]
 
 
 def bench_verifier(workdir: Path, load: VerifierLoad, log) -> VerifierResult:
-    from services.verifier.config import Settings
-    from services.verifier.service import Verifier
-
     with LocalChain.start(workdir, n_hosts=1, n_verifiers=4) as chain:
         a = chain.accounts
         permission, batch = prepare_load(chain, load, a.verifiers)
 
         # the baseline: the fourth staked verifier's Verifier, in this process, nothing started
-        local = Verifier(Settings(key=a.verifiers[3], deployment=chain.deployment_path, permission_url=permission.url,
-                                  database_url=f"sqlite:///{workdir}/verifier-local.db"))
-        try:
-            in_process = check_in_process(local, batch)
-        finally:
-            local.stop()
+        in_process = check_in_process(chain, a.verifiers[3], permission.url, f"sqlite:///{workdir}/verifier-local.db",
+                                      batch)
         log(f"in process: {in_process.rate:,.0f} checks/s over {load.total} transcripts")
 
         with environment(OML_VERIFIER_POLL_INTERVAL_S=str(load.poll_interval_s)):

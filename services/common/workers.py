@@ -25,24 +25,26 @@ POLL_S = 0.2
 STOP_GRACE_S = 10.0
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _bound_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
+    return sock
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A worker's own socket on the shared port (each worker makes its own: nothing inherited)."""
+    sock = _bound_socket(host, port, reuse_port=True)
     sock.listen(2048)
-    sock.set_inheritable(True)
     return sock
 
 
 def _check_free(host: str, port: int) -> None:
     """Binds once without SO_REUSEPORT: a port another server holds fails here, with a clear
     error, rather than being silently shared with it (SO_REUSEPORT would let both listen)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
+    _bound_socket(host, port, reuse_port=False).close()
 
 
 def _child(env: dict[str, str], target: Callable, args: tuple) -> None:

@@ -4,12 +4,11 @@ block cursor; and the claims it has seen against its license with what it did ab
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.database import Database
 from services.common.migrations import upgrade
@@ -89,9 +88,6 @@ class Ledger:
         upgrade(url, MIGRATIONS, version_table=VERSION_TABLE, adopt=("0001", "host_permissions"))
         self.db = Database(url)  # the batcher and the watcher write concurrently
 
-    def _session(self) -> AbstractContextManager[Session]:
-        return self.db.write()
-
     def dispose(self) -> None:
         self.db.dispose()
 
@@ -99,7 +95,7 @@ class Ledger:
 
     def record_permissions(self, bodies: list[dict]) -> None:
         """Stores σ bodies (idempotent per license and sequence)."""
-        with self._session() as session:
+        with self.db.write() as session:
             for body in bodies:
                 license_id, sequence = str(int(body["license_id"])), int(body["sequence"])
                 exists = session.scalar(select(PermissionRow.id).where(
@@ -110,7 +106,7 @@ class Ledger:
 
     def permission_for(self, license_id: int, query_hash: bytes) -> dict | None:
         """The first σ this host received for (license, query), or None."""
-        with self._session() as session:
+        with self.db.write() as session:
             row = session.scalars(select(PermissionRow).where(
                 PermissionRow.license_id == str(license_id), PermissionRow.query_hash == _hex(query_hash))
                 .order_by(PermissionRow.sequence).limit(1)).first()
@@ -119,12 +115,12 @@ class Ledger:
     # ------------------------------------------------------------------ watcher cursor
 
     def cursor(self, name: str) -> int | None:
-        with self._session() as session:
+        with self.db.write() as session:
             row = session.get(CursorRow, name)
             return row.value if row else None
 
     def set_cursor(self, name: str, value: int) -> None:
-        with self._session() as session:
+        with self.db.write() as session:
             row = session.get(CursorRow, name)
             if row is None:
                 session.add(CursorRow(name=name, value=value))
@@ -135,24 +131,24 @@ class Ledger:
 
     def add_claim(self, claim_id: int, query_hash: bytes, deadline: int, block: int) -> None:
         """Remembers a claim against this license (no-op when already known)."""
-        with self._session() as session:
+        with self.db.write() as session:
             if session.get(ClaimRow, str(claim_id)) is None:
                 session.add(ClaimRow(claim_id=str(claim_id), query_hash=_hex(query_hash), deadline=deadline,
                                      block=block, state=PENDING, attempts=0))
 
     def update_claim(self, claim_id: int, **fields) -> None:
-        with self._session() as session:
+        with self.db.write() as session:
             row = session.get(ClaimRow, str(claim_id))
             for name, value in fields.items():
                 setattr(row, name, value)
 
     def claim(self, claim_id: int) -> ClaimState | None:
-        with self._session() as session:
+        with self.db.write() as session:
             row = session.get(ClaimRow, str(claim_id))
             return _state(row) if row else None
 
     def open_claims(self) -> list[ClaimState]:
         """Claims the watcher still has work on."""
-        with self._session() as session:
+        with self.db.write() as session:
             rows = session.scalars(select(ClaimRow).where(ClaimRow.state.not_in(FINAL_STATES))).all()
             return sorted((_state(r) for r in rows), key=lambda c: c.claim_id)

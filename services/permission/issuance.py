@@ -68,8 +68,10 @@ def check_license(row: License | None, license_id: int, now: int) -> License:
     return row
 
 
-def writer_timeout() -> Refused:
-    return Refused(503, "writer_timeout", "σ could not be stored in time; retry")
+def expire(waiter: asyncio.Future) -> None:
+    """A request's wait for the writer ran out (the σ may still commit later)."""
+    if not waiter.done():
+        waiter.set_exception(Refused(503, "writer_timeout", "σ could not be stored in time; retry"))
 
 
 async def await_future(future: Future, timeout: float = WRITER_TIMEOUT_S):
@@ -91,12 +93,8 @@ async def await_future(future: Future, timeout: float = WRITER_TIMEOUT_S):
         else:
             waiter.set_result(source.result())
 
-    def expire() -> None:
-        if not waiter.done():
-            waiter.set_exception(writer_timeout())
-
     future.add_done_callback(lambda f: loop.call_soon_threadsafe(relay, f))
-    timer = loop.call_later(timeout, expire)
+    timer = loop.call_later(timeout, expire, waiter)
     try:
         return await waiter
     finally:

@@ -37,6 +37,7 @@ ORPHANED = "orphaned"
 # What the mirror writes (everything but the σ counter `issued`): what a reorg rollback restores.
 MIRRORED_FIELDS = ("model_id", "host", "status", "slashed", "stake", "expires_at", "quota",
                    "price_per_query", "fingerprint_root")
+_UINT256_FIELDS = ("model_id", "stake", "price_per_query")  # beyond JSON's safe integers: strings
 
 
 def snapshot(session: Session, license_id: int) -> str | None:
@@ -46,7 +47,7 @@ def snapshot(session: Session, license_id: int) -> str | None:
         return None
     values = {f: getattr(row, f) for f in MIRRORED_FIELDS}
     values["fingerprint_root"] = values["fingerprint_root"].hex() if values["fingerprint_root"] else None
-    for name in ("model_id", "stake", "price_per_query"):
+    for name in _UINT256_FIELDS:
         values[name] = str(values[name])
     return json.dumps(values)
 
@@ -62,7 +63,7 @@ def restore(session: Session, license_id: int, before: str | None) -> None:
     else:
         values = json.loads(before)
         values["fingerprint_root"] = bytes.fromhex(values["fingerprint_root"]) if values["fingerprint_root"] else None
-        for name in ("model_id", "stake", "price_per_query"):
+        for name in _UINT256_FIELDS:
             values[name] = int(values[name])
         for name, value in values.items():
             setattr(row, name, value)

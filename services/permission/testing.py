@@ -101,17 +101,21 @@ def seed_license(database_url: str, host_key: bytes, license_id: int = 1) -> Non
         db.dispose()
 
 
+def service_env(database_url: str, signer: bytes) -> dict[str, str]:
+    """`oml permission serve` settings for a run without a chain (stand-in domains, mirror off)."""
+    return {"OML_PERMISSION_DATABASE_URL": database_url, "OML_PERMISSION_SIGNER_KEY": signer.hex(),
+            "OML_PERMISSION_CHAIN_ID": str(CHAIN_ID), "OML_PERMISSION_CLAIM_MANAGER": CLAIM_MANAGER,
+            "OML_PERMISSION_USAGE_SETTLEMENT": USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
+
+
 class PermissionProcess(ServiceProcess):
     """The real `oml permission serve` (uvicorn) on a free loopback port, in its own process
     group, with the chain mirror off: for crash tests and benchmarks that need real HTTP."""
 
     def __init__(self, database_url: str, signer: bytes, log_path, workers: int = 1):
         port = free_port()
-        env = {"OML_PERMISSION_DATABASE_URL": database_url, "OML_PERMISSION_SIGNER_KEY": signer.hex(),
-               "OML_PERMISSION_CHAIN_ID": str(CHAIN_ID), "OML_PERMISSION_CLAIM_MANAGER": CLAIM_MANAGER,
-               "OML_PERMISSION_USAGE_SETTLEMENT": USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
         url = f"http://127.0.0.1:{port}"
         super().__init__("permission", ["permission", "serve", "--host", "127.0.0.1", "--port", str(port),
                                         "--log-level", "warning", "--workers", str(workers)],
-                         f"{url}/healthz", log_path, env, url=url)
+                         f"{url}/healthz", log_path, service_env(database_url, signer), url=url)
         self.port = port

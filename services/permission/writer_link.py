@@ -28,12 +28,7 @@ import threading
 from concurrent.futures import Future
 
 from services.common.errors import Refused
-from services.permission.issuance import (
-    WRITER_TIMEOUT_S,
-    Issued,
-    PermissionWriter,
-    writer_timeout,
-)
+from services.permission.issuance import WRITER_TIMEOUT_S, Issued, PermissionWriter, expire
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +56,9 @@ def decode_request(payload: bytes) -> tuple[int, int, list[bytes]]:
     (request_id,) = struct.unpack_from("<Q", payload)
     license_id = int.from_bytes(payload[8:40], "big")
     (count,) = _COUNT.unpack_from(payload, 40)
-    hashes = [payload[44 + 32 * i:76 + 32 * i] for i in range(count)]
-    if len(payload) != 44 + 32 * count:
+    if len(payload) != 44 + 32 * count:  # checked before slicing: `count` comes from the wire
         raise ValueError("malformed σ request frame")
-    return request_id, license_id, hashes
+    return request_id, license_id, [payload[44 + 32 * i:76 + 32 * i] for i in range(count)]
 
 
 def encode_issued(request_id: int, issued: list[Issued]) -> bytes:
@@ -279,7 +273,7 @@ class RemoteWriter:
         waiter = loop.create_future()
         connection.waiting[request_id] = waiter
         connection.transport.write(encode_request(request_id, license_id, query_hashes))
-        timer = loop.call_later(WRITER_TIMEOUT_S, _expire, waiter)
+        timer = loop.call_later(WRITER_TIMEOUT_S, expire, waiter)
         try:
             payload = await waiter
         finally:
@@ -309,8 +303,3 @@ class RemoteWriter:
     def _lost(self, connection: _WorkerConnection) -> None:
         if self._connection is connection:
             self._connection = None  # the next request reconnects
-
-
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(writer_timeout())

@@ -131,21 +131,13 @@ def chain(tmp_path_factory):
 
 
 def test_verifier_measurement_times_every_verdict(chain, tmp_path):
-    from services.verifier.config import Settings
-    from services.verifier.service import Verifier
-
     a = chain.accounts
     load = VerifierLoad(shown=4, held=2, unpermitted=1, honest_keys=3)
     permission, batch = prepare_load(chain, load, a.verifiers[:2])
     assert len(batch.transcripts) == load.total and batch.kinds.count(UNPERMITTED) == 1
     assert batch.kinds[0] != UNPERMITTED and batch.kinds[-1] != UNPERMITTED  # spread, not appended
 
-    local = Verifier(Settings(key=a.verifiers[1], deployment=chain.deployment_path, permission_url=permission.url,
-                              database_url=f"sqlite:///{tmp_path}/local.db"))
-    try:
-        in_process = check_in_process(local, batch)
-    finally:
-        local.stop()
+    in_process = check_in_process(chain, a.verifiers[1], permission.url, f"sqlite:///{tmp_path}/local.db", batch)
     verdicts = {(kind, verdict) for kind, verdict in in_process.verdicts}
     assert verdicts == {("honest, σ shown", "honest"), ("honest, σ held", "honest"), (UNPERMITTED, "unpermitted")}
     assert in_process.rate > 0

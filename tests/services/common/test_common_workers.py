@@ -28,9 +28,7 @@ def test_worker_sockets_share_a_port_but_a_taken_port_is_refused():
 def test_serving_workers_on_a_taken_port_is_a_clear_cli_error(tmp_path):
     taken = listening_socket("127.0.0.1", 0)
     port = taken.getsockname()[1]
-    env = {"OML_PERMISSION_DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "OML_PERMISSION_SIGNER_KEY": secrets.token_hex(32),
-           "OML_PERMISSION_CHAIN_ID": str(testing.CHAIN_ID), "OML_PERMISSION_CLAIM_MANAGER": testing.CLAIM_MANAGER,
-           "OML_PERMISSION_USAGE_SETTLEMENT": testing.USAGE_SETTLEMENT, "OML_PERMISSION_MIRROR": "false"}
+    env = testing.service_env(f"sqlite:///{tmp_path}/p.db", secrets.token_bytes(32))
     try:
         result = CliRunner().invoke(app, ["serve", "--port", str(port), "--workers", "2"], env=env)
     finally:
