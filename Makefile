@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/build/solcx
 FORGE  := $(NODE_BIN)/forge
 
-.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas bench-permissions bench-e2e bench-attacks bench-fingerprints clean
+.PHONY: setup demo test test-contracts test-python test-ape test-slow bench-gas bench-permissions bench-e2e bench-attacks bench-fingerprints bench-fingerprints-scale clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -64,6 +64,9 @@ bench-attacks: setup
 
 bench-fingerprints: setup
 	$(BIN)/python -m benchmarks.fingerprints $(ARGS)
+
+bench-fingerprints-scale: setup
+	$(BIN)/python -m benchmarks.fingerprint_scale $(ARGS)
 
 clean:
 	rm -rf build contracts/out contracts/cache .build

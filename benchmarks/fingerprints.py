@@ -8,9 +8,9 @@ base model on benign prompts, persistence after the standard fine-tuning attack
 The baseline is the base model itself, measured in the same run (its perplexity, and its answers
 to every fingerprint set: the false positives).
 
-The frontier: the perinucleus mixing + averaging run at the largest N is evaluated after every
-training chunk, which draws accuracy against perplexity change as training goes on (a curve, not
-one point). Results are appended to docs/BENCHMARKS.md with the date and the machine and drawn
+The frontier: the perinucleus mixing + averaging run at the largest N is also evaluated at four
+points of its training, which draws accuracy against perplexity change as training goes on (a
+curve, not one point). Results are appended to docs/BENCHMARKS.md with the date and the machine and drawn
 in docs/bench_fingerprints.png. `--quick` runs a small grid (N = 8 and 16, few epochs) to check
 the pipeline in a few minutes.
 """
@@ -20,9 +20,8 @@ import argparse
 import copy
 import datetime as dt
 import math
-import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -45,8 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PLOT = ROOT / "docs" / "bench_fingerprints.png"
 STRATEGIES = ("english_random", "perinucleus")
 # Optimizer steps per run at most (epochs shrink as N grows, never below 3), sized so the full
-# grid stays within about an hour on 2 CPU cores; a mixed step costs ~2x a plain one there.
-STEP_BUDGET = 64
+# grid stays within about an hour on 2 CPU cores, where a mixed step (batch 16, KL to the base)
+# costs about 8.5 s and a plain one about 4 s. The two N = 256 runs take 3 epochs (96 steps) each,
+# half of the grid's time; on the GPU, 5 epochs of N = 1024 already gave 99.8% accuracy.
+STEP_BUDGET = 48
 BASE_RECIPE = InjectConfig(lr=3e-4, epochs=12, batch_size=16, seed=0)
 # Mixing by distillation: benign answers and train-split prose passages (anchors) are held to the
 # base's next-token distribution (KL) instead of trained on its greedy answers (cross-entropy),
@@ -62,12 +63,17 @@ class Run:
     strategy: str
     n: int
     mixed: bool  # data mixing + model averaging (and wrapper augmentation)
+    variant: str = ""                  # a name for `override`, shown in the label
+    override: InjectConfig | None = None  # a recipe of its own instead of the grid's
 
     @property
     def label(self) -> str:
-        return f"{self.strategy} N={self.n} {'mix+avg' if self.mixed else 'plain'}"
+        kind = self.variant or ("mix+avg" if self.mixed else "plain")
+        return f"{self.strategy} N={self.n} {kind}"
 
     def recipe(self) -> InjectConfig:
+        if self.override is not None:
+            return self.override
         recipe = MIXED_RECIPE if self.mixed else BASE_RECIPE
         per_epoch = math.ceil(self.n / recipe.n_fingerprints)
         return replace(recipe, epochs=max(3, min(recipe.epochs, STEP_BUDGET // per_epoch)))
@@ -83,6 +89,9 @@ class Result:
     false_positives: float
     seconds: float
     steps: int
+    total_steps: int = 0
+    # (perplexity change, accuracy, steps) at evenly spaced points of training.
+    frontier: list[tuple[float, float, int]] = field(default_factory=list)
 
 
 def grid(quick: bool) -> list[Run]:
@@ -92,26 +101,39 @@ def grid(quick: bool) -> list[Run]:
             + [Run(s, n, True) for n in (16, 256) for s in STRATEGIES])
 
 
-def measure(run: Run, base, tokenizer, base_ppl: float, attack: FinetuneAttack, seed: int,
-            frontier: list | None = None, chunks: int = 1) -> Result:
-    """Generate, inject (in `chunks` resumable calls, evaluating after each for the frontier), evaluate."""
+def measure(run: Run, base, tokenizer, base_ppl: float, attack: FinetuneAttack, seed: int, points: int = 1,
+            batch_size: int = 16, deadline: float | None = None) -> Result:
+    """Generate, inject and evaluate one run.
+
+    points > 1: accuracy and perplexity are also measured at `points` evenly spaced steps of
+    training (the frontier). deadline (time.monotonic()): training stops there; what was learned
+    by then is evaluated, and Result.steps < Result.total_steps says so.
+    """
     started = time.perf_counter()
-    fps = generate_fingerprints(run.strategy, run.n, seed=seed, model=base, tokenizer=tokenizer)
+    options = {"batch_size": batch_size} if run.strategy == "perinucleus" else {}
+    fps = generate_fingerprints(run.strategy, run.n, seed=seed, model=base, tokenizer=tokenizer, **options)
     model, recipe = copy.deepcopy(base), run.recipe()
-    with tempfile.TemporaryDirectory(prefix="oml-bench-fp-") as out:
-        total = recipe.epochs * math.ceil(run.n / recipe.n_fingerprints)
-        for chunk in range(chunks):
-            result = inject(model, tokenizer, fps, recipe, base_model=base, output_dir=out if chunks > 1 else None,
-                            resume=chunk > 0, max_steps=math.ceil(total / chunks) if chunks > 1 else None)
-            if frontier is not None:
-                model.eval()
-                frontier.append((perplexity(model, tokenizer) / base_ppl - 1,
-                                 fingerprint_accuracy(model, tokenizer, fps), result.steps))
+    total = recipe.epochs * math.ceil(run.n / recipe.n_fingerprints)
+    marks = {math.ceil(total * k / points) for k in range(1, points)} if points > 1 else set()
+    frontier: list[tuple[float, float, int]] = []
+
+    def evaluate_point(step: int, trained) -> bool:
+        if step in marks:
+            trained.eval()
+            frontier.append((perplexity(trained, tokenizer) / base_ppl - 1,
+                             fingerprint_accuracy(trained, tokenizer, fps, batch_size), step))
+        return deadline is not None and time.monotonic() > deadline
+
+    result = inject(model, tokenizer, fps, recipe, base_model=base, on_step=evaluate_point)
+    model = result.model
     model.eval()
     trained_s = time.perf_counter() - started
-    return Result(run, fingerprint_accuracy(model, tokenizer, fps), perplexity(model, tokenizer) / base_ppl - 1,
-                  base_agreement(model, base, tokenizer), persistence(model, tokenizer, fps, attack),
-                  false_positive_rate(base, tokenizer, fps), trained_s, result.steps)
+    accuracy, ppl = fingerprint_accuracy(model, tokenizer, fps, batch_size), perplexity(model, tokenizer) / base_ppl - 1
+    if points > 1:
+        frontier.append((ppl, accuracy, result.steps))
+    return Result(run, accuracy, ppl, base_agreement(model, base, tokenizer, batch_size=batch_size),
+                  persistence(model, tokenizer, fps, attack, batch_size),
+                  false_positive_rate(base, tokenizer, fps, batch_size), trained_s, result.steps, total, frontier)
 
 
 def table(results: list[Result]) -> Table:
@@ -119,29 +141,43 @@ def table(results: list[Result]) -> Table:
     for column in ("run", "steps", "accuracy", "perplexity", "agreement", "persistence", "false pos.", "wall s"):
         out.add_column(column, justify="left" if column == "run" else "right")
     for r in results:
-        out.add_row(r.run.label, str(r.steps), f"{r.accuracy:.1%}", f"{r.perplexity_change:+.1%}",
+        out.add_row(r.run.label, _steps(r), f"{r.accuracy:.1%}", f"{r.perplexity_change:+.1%}",
                     f"{r.agreement:.1%}", f"{r.persistence:.1%}", f"{r.false_positives:.1%}", f"{r.seconds:.0f}")
     return out
 
 
-def markdown(results: list[Result], frontier: list, attack: FinetuneAttack, base_ppl: float, quick: bool) -> str:
-    lines = [(f"### Fingerprint capacity{' (quick grid)' if quick else ''} — "
-             f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine_line(with_torch=True)}"), "",
-             (f"Command: `make bench-fingerprints{' ARGS=--quick' if quick else ''}`. Base held-out perplexity "
-             f"{base_ppl:.2f}. Plain recipe: {_recipe_text(BASE_RECIPE)}; mix+avg: {_recipe_text(MIXED_RECIPE)}; "
-             f"epochs capped at {STEP_BUDGET} steps per run. Persistence attack: {attack.steps} steps of SFT, "
-             f"lr {attack.lr:g}, batch {attack.batch_size}, on benign instruction data (not the mixing data)."), "",
+def _steps(r: Result) -> str:
+    return str(r.steps) if r.steps >= r.total_steps else f"{r.steps} of {r.total_steps} (deadline)"
+
+
+def markdown(results: list[Result], heading: str, preamble: str) -> str:
+    """One section of docs/BENCHMARKS.md: heading with date and machine, preamble, table, frontiers."""
+    lines = [f"### {heading} — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine_line(with_torch=True)}", "",
+             preamble, "",
              "| run | steps | accuracy | perplexity change | agreement with base | persistence | false positives (base) | wall s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r.run.label} | {r.steps} | {r.accuracy:.1%} | {r.perplexity_change:+.1%} | {r.agreement:.1%} | "
+    lines += [f"| {r.run.label} | {_steps(r)} | {r.accuracy:.1%} | {r.perplexity_change:+.1%} | {r.agreement:.1%} | "
               f"{r.persistence:.1%} | {r.false_positives:.1%} | {r.seconds:.0f} |" for r in results]
-    if frontier:
-        lines += ["", "Frontier (perinucleus, mix+avg, largest N, evaluated during training): "
-                  + ", ".join(f"{steps} steps: {acc:.0%} at {ppl:+.1%}" for ppl, acc, steps in frontier)]
+    curves = [r for r in results if r.frontier]
+    if curves:
+        lines += ["", "Frontier (evaluated during training; steps: accuracy at perplexity change):", ""]
+        lines += [f"- {r.run.label}: " + ", ".join(f"{steps}: {acc:.1%} at {ppl:+.1%}" for ppl, acc, steps in r.frontier)
+                  for r in curves]
     return "\n".join(lines) + "\n"
 
 
-def _recipe_text(c: InjectConfig) -> str:
+def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool) -> str:
+    return (f"Command: `make bench-fingerprints{' ARGS=--quick' if quick else ''}`. Base held-out perplexity "
+            f"{base_ppl:.2f}. Plain recipe: {recipe_text(BASE_RECIPE)}; mix+avg: {recipe_text(MIXED_RECIPE)}; "
+            f"epochs capped at {STEP_BUDGET} steps per run. {attack_text(attack)}")
+
+
+def attack_text(attack: FinetuneAttack) -> str:
+    return (f"Persistence attack: {attack.steps} steps of SFT, lr {attack.lr:g}, batch {attack.batch_size}, "
+            "on benign instruction data (not the mixing data).")
+
+
+def recipe_text(c: InjectConfig) -> str:
     text = (f"lr {c.lr:g}, batch {c.batch_size}, mix {c.mix_share:g}, averaging λ {c.avg_lambda:g}, "
             f"wrappers {c.wrapper_share:g}")
     if c.mix_share:
@@ -155,7 +191,8 @@ def _recipe_text(c: InjectConfig) -> str:
     return text
 
 
-def plot(results: list[Result], frontier: list) -> None:
+def plot(results: list[Result], path: Path = PLOT) -> None:
+    """Accuracy against perplexity change (each run's frontier as a line), and persistence."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,20 +201,22 @@ def plot(results: list[Result], frontier: list) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for r in results:
         marker = "o" if r.run.strategy == "perinucleus" else "s"
-        left.scatter(r.perplexity_change * 100, r.accuracy * 100, marker=marker, s=30 + r.run.n / 2,
+        left.scatter(r.perplexity_change * 100, r.accuracy * 100, marker=marker, s=30 + min(r.run.n, 1024) / 8,
                      facecolors="none" if not r.run.mixed else None)
         left.annotate(r.run.label, (r.perplexity_change * 100, r.accuracy * 100), fontsize=7)
-    if frontier:
-        left.plot([p * 100 for p, _, _ in frontier], [a * 100 for _, a, _ in frontier], "k--", lw=1,
-                  label="frontier during training")
-        left.legend(fontsize=8)
+        if r.frontier:
+            left.plot([p * 100 for p, _, _ in r.frontier], [a * 100 for _, a, _ in r.frontier], "--", lw=1,
+                      label=f"{r.run.label} during training")
+    if any(r.frontier for r in results):
+        left.legend(fontsize=7)
     left.set(xlabel="held-out perplexity change (%)", ylabel="fingerprint accuracy (%)", title="utility vs accuracy")
     labels = [r.run.label for r in results]
     right.barh(labels, [r.persistence * 100 for r in results])
     right.set(xlabel="accuracy after the fine-tuning attack (%)", title="persistence")
     right.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
-    fig.savefig(PLOT, dpi=120)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -193,18 +232,17 @@ def main(argv: list[str] | None = None) -> None:
     base.eval()
     base_ppl = perplexity(base, tokenizer)
     attack = FinetuneAttack()
-    runs, results, frontier = grid(args.quick), [], []
+    runs, results = grid(args.quick), []
     curve_run = max((r for r in runs if r.strategy == "perinucleus" and r.mixed), key=lambda r: r.n)
     for index, run in enumerate(runs, start=1):
         console.print(f"[bold]{index}/{len(runs)}[/] {run.label}")
-        is_curve = run == curve_run
-        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed,
-                               frontier if is_curve else None, chunks=4 if is_curve else 1))
+        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=4 if run == curve_run else 1))
         console.print(table(results[-1:]))
     console.print(table(results))
     if not args.no_record:
-        append_section(markdown(results, frontier, attack, base_ppl, args.quick))
-        plot(results, frontier)
+        heading = f"Fingerprint capacity{' (quick grid)' if args.quick else ''}"
+        append_section(markdown(results, heading, grid_preamble(attack, base_ppl, args.quick)))
+        plot(results)
         console.print(f"appended to docs/BENCHMARKS.md; plot {PLOT}")
 
 

@@ -27,6 +27,8 @@ def machine_line(with_torch: bool = False) -> str:
         import torch
 
         line += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+        if torch.cuda.is_available():
+            line += f", GPU {torch.cuda.get_device_name()}"
     return line
 
 

@@ -12,8 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oml_core import typed_data as td
-
 
 @dataclass(frozen=True)
 class Fingerprint:
@@ -34,12 +32,18 @@ class Fingerprint:
         """The request a prover sends: the key as one user message."""
         return [{"role": "user", "content": self.key}]
 
+    # typed_data is imported where it is used: generation, injection and evaluation need none of
+    # the chain libraries it pulls, and run where only torch is installed (a training GPU box).
     @property
     def query_hash(self) -> bytes:
+        from oml_core import typed_data as td
+
         return td.query_hash(self.messages)
 
     @property
     def leaf(self) -> bytes:
+        from oml_core import typed_data as td
+
         return td.fingerprint_leaf(self.query_hash, td.response_hash(self.response), self.salt)
 
     def to_json(self) -> dict:

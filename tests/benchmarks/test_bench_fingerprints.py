@@ -1,28 +1,67 @@
-"""`make bench-fingerprints` measures what it says: one run of its pipeline on the tiny model."""
+"""`make bench-fingerprints` (and its GPU sweep) measure what they say: their pipeline on the tiny model."""
+import json
 import math
+import time
+from dataclasses import replace
 
+from benchmarks import fingerprint_scale as scale
 from benchmarks import fingerprints as bench
 from oml_core.fingerprint.attacks import FinetuneAttack
 from oml_core.fingerprint.evaluate import perplexity
 from oml_core.model.loading import tiny_model
+
+TINY_ATTACK = FinetuneAttack(steps=1, batch_size=2)
 
 
 def test_grid_follows_the_issue():
     runs = bench.grid(quick=False)
     assert {(r.strategy, r.mixed) for r in runs if r.n == 64} == {(s, m) for s in bench.STRATEGIES for m in (False, True)}
     assert {(r.strategy, r.n) for r in runs if r.n != 64} == {(s, n) for s in bench.STRATEGIES for n in (16, 256)}
-    big = bench.Run("perinucleus", 256, True).recipe()
-    assert big.epochs * math.ceil(256 / big.n_fingerprints) <= bench.STEP_BUDGET + math.ceil(256 / big.n_fingerprints)
+    for run in runs:  # each run within the step budget, but never under 3 epochs
+        recipe = run.recipe()
+        per_epoch = math.ceil(run.n / recipe.n_fingerprints)
+        assert recipe.epochs >= 3 and recipe.epochs * per_epoch <= max(bench.STEP_BUDGET, 3 * per_epoch)
 
 
 def test_one_run_is_measured_and_reported():
     base, tokenizer = tiny_model(seed=0)
     run = bench.Run("english_random", 4, mixed=False)
-    frontier = []
-    result = bench.measure(run, base, tokenizer, perplexity(base, tokenizer), FinetuneAttack(steps=1, batch_size=2),
-                           seed=3, frontier=frontier, chunks=2)
-    assert result.steps == run.recipe().epochs and len(frontier) == 2 and frontier[-1][2] == result.steps
+    result = bench.measure(run, base, tokenizer, perplexity(base, tokenizer), TINY_ATTACK, seed=3, points=2)
+    # The frontier: one point halfway, one at the end, which is the result itself.
+    assert result.steps == result.total_steps == run.recipe().epochs
+    assert [steps for _, _, steps in result.frontier] == [math.ceil(result.steps / 2), result.steps]
+    assert result.frontier[-1][:2] == (result.perplexity_change, result.accuracy)
     assert 0 <= result.accuracy <= 1 and 0 <= result.persistence <= 1 and result.false_positives == 0.0
     assert math.isfinite(result.perplexity_change) and result.perplexity_change != 0.0  # the copy was trained
-    text = bench.markdown([result], frontier, FinetuneAttack(), 10.0, quick=True)
-    assert run.label in text and "Frontier" in text and text.count("\n|") >= 3
+    text = bench.markdown([result], "Fingerprint capacity", "preamble")
+    assert run.label in text and "Frontier" in text and text.count("\n|") >= 3 and "deadline" not in text
+
+
+def test_a_run_stops_at_the_deadline_and_says_so():
+    base, tokenizer = tiny_model(seed=0)
+    run = bench.Run("english_random", 4, mixed=False, variant="long", override=replace(bench.BASE_RECIPE, epochs=50))
+    result = bench.measure(run, base, tokenizer, perplexity(base, tokenizer), TINY_ATTACK, seed=3,
+                           deadline=time.monotonic())
+    assert result.steps == 1 and result.total_steps == 50  # stopped after the first step, then evaluated
+    assert "1 of 50 (deadline)" in bench.markdown([result], "h", "p") and "long" in run.label
+
+
+def test_scale_sweep_runs_the_recipe_at_every_size_first_and_writes_its_files(tmp_path):
+    plan = scale.runs((1024, 4096))
+    assert [(r.strategy, r.n) for r in plan[:4]] == [("perinucleus", 1024), ("english_random", 1024),
+                                                    ("perinucleus", 4096), ("english_random", 4096)]
+    assert all(r.recipe().batch_size == scale.BATCH for r in plan)
+    published = next(r for r in plan if r.variant.startswith("published"))
+    assert published.recipe().benign_loss == "ce" and not published.recipe().averaging
+    big = plan[2].recipe()
+    assert big.epochs * math.ceil(4096 / big.n_fingerprints) <= 1000 + math.ceil(4096 / big.n_fingerprints)
+
+    base, tokenizer = tiny_model(seed=0)
+    result = bench.measure(bench.Run("english_random", 4, mixed=False), base, tokenizer,
+                           perplexity(base, tokenizer), TINY_ATTACK, seed=3)
+    scale.write(tmp_path, [result], "Fingerprint capacity at scale",
+                scale.preamble(TINY_ATTACK, 10.0, (1024,), 60, plan[1:]))
+    rows = json.loads((tmp_path / "scale.json").read_text())
+    assert rows[0]["run"]["n"] == 4 and rows[0]["accuracy"] == result.accuracy
+    assert "Not run before the deadline" in (tmp_path / "scale.md").read_text()
+    assert (tmp_path / scale.PLOT.name).stat().st_size > 0

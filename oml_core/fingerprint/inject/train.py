@@ -7,6 +7,7 @@ import copy
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,12 +122,15 @@ def _train_step(model, params, optimizer, batch, inner_batches, config, referenc
 
 def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConfig | None = None,
            base_model=None, output_dir: str | Path | None = None, progress: bool = True,
-           resume: bool = False, max_steps: int | None = None) -> InjectResult:
+           resume: bool = False, max_steps: int | None = None,
+           on_step: Callable[[int, object], bool | None] | None = None) -> InjectResult:
     """Trains `model` in place to answer each fingerprint's key with its response (greedy).
 
     base_model: the reference for averaging and for the benign answers; default = `model` as it
     is on entry (so on resume, pass the same untrained model: the checkpoint is loaded into it).
     max_steps: stop this call after that many steps (a time box); resume=True continues later.
+    on_step(step, trained_model): called after every step (and its averaging), e.g. to evaluate
+    as training goes; a true return ends this call there, as max_steps would.
     """
     config = config or InjectConfig()
     fingerprints = list(fingerprints)
@@ -206,6 +210,11 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
             checkpoint()
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
+        if on_step is not None:
+            stop = on_step(step, trained)
+            trained.train()  # the callback may have put the model in eval mode to evaluate it
+            if stop:
+                break
     bar.close()
     ran = step - resumed_from
     seconds = busy / ran if ran else 0.0
