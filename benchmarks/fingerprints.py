@@ -44,10 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PLOT = ROOT / "docs" / "bench_fingerprints.png"
 STRATEGIES = ("english_random", "perinucleus")
 # Optimizer steps per run at most (epochs shrink as N grows, never below 3), sized so the full
-# grid stays within about an hour on 2 CPU cores, where a mixed step (batch 16, KL to the base)
-# costs about 8.5 s and a plain one about 4 s. The two N = 256 runs take 3 epochs (96 steps) each,
-# half of the grid's time; on the GPU, 5 epochs of N = 1024 already gave 99.8% accuracy.
-STEP_BUDGET = 48
+# grid stays within about an hour on 2 CPU cores, where a step of batch 16 costs 8-9 s when mixed
+# (KL to the base) and 3 s (perinucleus) to 11 s (English-random, whole sentences as keys) when
+# plain. The two N = 256 runs take their minimum of 3 epochs (96 steps) each, half of the grid's
+# time; on the GPU, 5 epochs of N = 1024 already gave 99.8% accuracy.
+STEP_BUDGET = 32
 BASE_RECIPE = InjectConfig(lr=3e-4, epochs=12, batch_size=16, seed=0)
 # Mixing by distillation: benign answers and train-split prose passages (anchors) are held to the
 # base's next-token distribution (KL) instead of trained on its greedy answers (cross-entropy),

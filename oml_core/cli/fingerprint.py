@@ -249,11 +249,15 @@ def inject_command(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --out.")] = False,
     passphrase: PASSPHRASE = None,
 ) -> None:
-    """Train the fingerprints into a model (SFT on response tokens), then check them."""
+    """Train the fingerprints into a model (SFT on response tokens), then check them.
+
+    Several GPUs: `accelerate launch --num_processes N $(which oml) fingerprint inject ...`.
+    """
     import dataclasses
 
     from oml_core.fingerprint.check import accuracy, check_local
     from oml_core.fingerprint.inject import InjectConfig, inject
+    from oml_core.fingerprint.inject.parallel import current_ranks
     from oml_core.model.loading import load_model
 
     fps = _load(file, passphrase)
@@ -265,8 +269,11 @@ def inject_command(
         cfg = dataclasses.replace(cfg, **overrides)
     except (ValueError, TypeError, KeyError) as exc:
         raise fail(f"bad injection config: {exc}") from None
-    net, tokenizer = load_model(model)
-    result = inject(net, tokenizer, fps, cfg, output_dir=out, resume=resume)
+    ranks = current_ranks()  # several when started by `accelerate launch`: one replica per device
+    net, tokenizer = load_model(model, device=ranks.device)
+    result = inject(net, tokenizer, fps, cfg, output_dir=out, resume=resume, ranks=ranks)
+    if not ranks.main:
+        return
     if not result.finished:
         console.print(f"stopped at step {result.steps}/{result.total_steps}; run again with --resume")
         return

@@ -32,6 +32,7 @@ from .data import (
 )
 from .meta import meta_backward
 from .mixing import anchor_samples, benign_samples, share_count
+from .parallel import SINGLE, Ranks, current_ranks
 from .params import requires_grad_flags, restore_flags, select_trainable
 from .plan import epoch_plan, meta_indices, pool_slots, steps_per_epoch
 
@@ -80,7 +81,7 @@ class _FingerprintSamples:
         return self.cache[i, wrapper]
 
 
-def _prepare_output(output_dir, config: InjectConfig, resume: bool) -> Path | None:
+def _prepare_output(output_dir, config: InjectConfig, resume: bool, main: bool = True) -> Path | None:
     if output_dir is None:
         if resume:
             raise ValueError("resume=True needs the output_dir of the interrupted run")
@@ -95,25 +96,32 @@ def _prepare_output(output_dir, config: InjectConfig, resume: bool) -> Path | No
             raise ValueError(f"resume with a different config than {saved}: {diff}")
     elif has_checkpoint(out) and not resume:
         raise ValueError(f"{out} already holds a checkpoint: pass resume=True or use another directory")
-    config.save(out)
+    if main:  # with several processes, one writes
+        config.save(out)
     return out
 
 
-def _train_step(model, params, optimizer, batch, inner_batches, config, reference=None) -> float:
+def _train_step(model, params, optimizer, batch, inner_batches, config, reference=None,
+                ranks: Ranks = SINGLE, weight: float = 1.0) -> float:
     """One optimizer step on a (mixed) batch; with meta, the gradient is taken after the
     simulated adversary's inner steps on `inner_batches`. `reference`: the frozen base for the
-    KL terms of distill rows."""
+    KL terms of distill rows. With several processes, `batch` is this process's share of the
+    step's rows (None when it has none) and `weight` that share's size over the whole batch."""
     optimizer.zero_grad(set_to_none=True)
 
     def loss_of(m, b):
         return mixed_loss(m, b, reference, config.kl_weight)
 
-    if config.meta:
+    if batch is None:
+        loss = 0.0
+    elif config.meta:
         loss = meta_backward(model, params, batch, inner_batches, config, loss_of)
     else:
         loss_t = loss_of(model, batch)
         loss_t.backward()
         loss = float(loss_t.detach())
+    ranks.average_gradients(params, weight)
+    loss = ranks.total(loss, weight)
     if config.max_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_(params.values(), config.max_grad_norm)
     optimizer.step()
@@ -123,7 +131,8 @@ def _train_step(model, params, optimizer, batch, inner_batches, config, referenc
 def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConfig | None = None,
            base_model=None, output_dir: str | Path | None = None, progress: bool = True,
            resume: bool = False, max_steps: int | None = None,
-           on_step: Callable[[int, object], bool | None] | None = None) -> InjectResult:
+           on_step: Callable[[int, object], bool | None] | None = None,
+           ranks: Ranks | None = None) -> InjectResult:
     """Trains `model` in place to answer each fingerprint's key with its response (greedy).
 
     base_model: the reference for averaging and for the benign answers; default = `model` as it
@@ -131,12 +140,15 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
     max_steps: stop this call after that many steps (a time box); resume=True continues later.
     on_step(step, trained_model): called after every step (and its averaging), e.g. to evaluate
     as training goes; a true return ends this call there, as max_steps would.
+    ranks: the processes that share each batch (default: those `accelerate launch` started, or
+    this one alone); only the main one writes checkpoints and shows progress.
     """
     config = config or InjectConfig()
+    ranks = ranks or current_ranks()
     fingerprints = list(fingerprints)
     if not fingerprints:
         raise ValueError("no fingerprints to inject")
-    out = _prepare_output(output_dir, config, resume)
+    out = _prepare_output(output_dir, config, resume, ranks.main)
     device = next(model.parameters()).device
     torch.manual_seed(config.seed)
 
@@ -144,8 +156,8 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
     fp_samples = _FingerprintSamples(tokenizer, fingerprints, config, eos)
     pad = pad_id(tokenizer)
     # Benign answers come from the base, before any training (or from the cache of this run).
-    benign = benign_samples(base_model if base_model is not None else model, tokenizer, config, out) \
-        if config.needs_benign else []
+    benign = ranks.from_main(lambda: benign_samples(base_model if base_model is not None else model, tokenizer,
+                                                    config, out)) if config.needs_benign else []
     if config.needs_benign and not benign:
         raise ValueError("the base model produced no benign answers to mix in")
     anchors = anchor_samples(tokenizer, config) if config.n_anchors else []
@@ -178,12 +190,13 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
 
     def checkpoint():
         nonlocal saved_at
-        save_checkpoint(out, trained, optimizer, {"step": step, "total_steps": total, "losses": losses,
-                                                  "fingerprints": digest})
+        if ranks.main:
+            save_checkpoint(out, trained, optimizer, {"step": step, "total_steps": total, "losses": losses,
+                                                      "fingerprints": digest})
         saved_at = step
 
     stop_at = total if max_steps is None else min(total, step + max_steps)
-    bar = tqdm(total=total, initial=step, disable=not progress, desc="inject", unit="step")
+    bar = tqdm(total=total, initial=step, disable=not progress or not ranks.main, desc="inject", unit="step")
     trained.train()
     plans: dict[int, list] = {}
     busy = 0.0  # seconds spent in training steps (checkpoint writes excluded)
@@ -199,8 +212,10 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
         if config.meta:
             slots = meta_indices(step, config.meta_inner_steps, len(benign), config)
             inner = [[benign[j] for j in idx] for idx in slots]
-        loss = _train_step(trained, params, optimizer, collate(samples, pad, device),
-                           [collate(b, pad, device) for b in inner], config, reference)
+        mine = ranks.share(samples)
+        loss = _train_step(trained, params, optimizer, collate(mine, pad, device) if mine else None,
+                           [collate(b, pad, device) for b in inner], config, reference, ranks,
+                           len(mine) / len(samples))
         step += 1
         losses.append(loss)
         if averages_after(config, step, per_epoch):
