@@ -16,9 +16,8 @@ same sweep at N = 1024 for comparison.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -27,7 +26,6 @@ from rich.console import Console
 from benchmarks.fingerprints import (
     BASE_RECIPE,
     MIXED_RECIPE,
-    Result,
     Run,
     attack_text,
     markdown,
@@ -35,6 +33,7 @@ from benchmarks.fingerprints import (
     plot,
     recipe_text,
     table,
+    write,
 )
 from benchmarks.report import append_section
 from oml_core.fingerprint.attacks import FinetuneAttack
@@ -76,15 +75,6 @@ def preamble(attack: FinetuneAttack, base_ppl: float, sizes, deadline_s: float, 
     if skipped:
         text += " Not run before the deadline: " + "; ".join(r.label for r in skipped) + "."
     return text
-
-
-def write(out: Path, results: list[Result], heading: str, text: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "scale.md").write_text(markdown(results, heading, text))
-    rows = [{**asdict(r), "run": {"label": r.run.label, "strategy": r.run.strategy, "n": r.run.n,
-                                   "recipe": r.run.recipe().to_json()}} for r in results]
-    (out / "scale.json").write_text(json.dumps(rows, indent=1))
-    plot(results, out / PLOT.name)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import json
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -167,8 +168,20 @@ def markdown(results: list[Result], heading: str, preamble: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool) -> str:
-    return (f"Command: `make bench-fingerprints{' ARGS=--quick' if quick else ''}`. Base held-out perplexity "
+def write(out: Path, results: list[Result], heading: str, preamble: str) -> None:
+    """The results so far under `out`: results.md (the table), results.json and plot.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.md").write_text(markdown(results, heading, preamble))
+    rows = [{**asdict(r), "run": {"label": r.run.label, "strategy": r.run.strategy, "n": r.run.n,
+                                   "recipe": r.run.recipe().to_json()}} for r in results]
+    (out / "results.json").write_text(json.dumps(rows, indent=1))
+    plot(results, out / "plot.png")
+
+
+def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool, only: list[str] = ()) -> str:
+    args = (["--quick"] if quick else []) + [f"--only '{text}'" for text in only]
+    command = "make bench-fingerprints" + (f' ARGS="{" ".join(args)}"' if args else "")
+    return (f"Command: `{command}`. Base held-out perplexity "
             f"{base_ppl:.2f}. Plain recipe: {recipe_text(BASE_RECIPE)}; mix+avg: {recipe_text(MIXED_RECIPE)}; "
             f"epochs capped at {STEP_BUDGET} steps per run. {attack_text(attack)}")
 
@@ -223,9 +236,16 @@ def plot(results: list[Result], path: Path = PLOT) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small grid, to check the pipeline")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="run only the grid rows whose label contains TEXT (repeatable), e.g. 'perinucleus N=256'")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "fingerprints",
+                        help="the table, JSON and plot so far, rewritten after every run")
     parser.add_argument("--no-record", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
+    runs = [r for r in grid(args.quick) if not args.only or any(text in r.label for text in args.only)]
+    if not runs:
+        parser.error(f"no grid row matches {args.only}")
     from oml_core.model.loading import load_model
 
     console = Console()
@@ -233,19 +253,20 @@ def main(argv: list[str] | None = None) -> None:
     base.eval()
     base_ppl = perplexity(base, tokenizer)
     attack = FinetuneAttack()
-    runs, results = grid(args.quick), []
-    curve_run = max((r for r in runs if r.strategy == "perinucleus" and r.mixed), key=lambda r: r.n)
+    heading = f"Fingerprint capacity{' (quick grid)' if args.quick else ''}{' (selected rows)' if args.only else ''}"
+    preamble = grid_preamble(attack, base_ppl, args.quick, args.only)
+    curve_run = max((r for r in grid(args.quick) if r.strategy == "perinucleus" and r.mixed), key=lambda r: r.n)
+    results = []
     for index, run in enumerate(runs, start=1):
         console.print(f"[bold]{index}/{len(runs)}[/] {run.label}")
         results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=4 if run == curve_run else 1))
         console.print(table(results[-1:]))
+        write(args.out, results, heading, preamble)  # an interrupted grid keeps the runs it finished
     console.print(table(results))
     if not args.no_record:
-        heading = f"Fingerprint capacity{' (quick grid)' if args.quick else ''}"
-        append_section(markdown(results, heading, grid_preamble(attack, base_ppl, args.quick)))
+        append_section(markdown(results, heading, preamble))
         plot(results)
         console.print(f"appended to docs/BENCHMARKS.md; plot {PLOT}")
-
 
 if __name__ == "__main__":
     main()

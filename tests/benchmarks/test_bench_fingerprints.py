@@ -4,6 +4,8 @@ import math
 import time
 from dataclasses import replace
 
+import pytest
+
 from benchmarks import fingerprint_scale as scale
 from benchmarks import fingerprints as bench
 from oml_core.fingerprint.attacks import FinetuneAttack
@@ -59,9 +61,17 @@ def test_scale_sweep_runs_the_recipe_at_every_size_first_and_writes_its_files(tm
     base, tokenizer = tiny_model(seed=0)
     result = bench.measure(bench.Run("english_random", 4, mixed=False), base, tokenizer,
                            perplexity(base, tokenizer), TINY_ATTACK, seed=3)
-    scale.write(tmp_path, [result], "Fingerprint capacity at scale",
+    bench.write(tmp_path, [result], "Fingerprint capacity at scale",
                 scale.preamble(TINY_ATTACK, 10.0, (1024,), 60, plan[1:]))
-    rows = json.loads((tmp_path / "scale.json").read_text())
+    rows = json.loads((tmp_path / "results.json").read_text())
     assert rows[0]["run"]["n"] == 4 and rows[0]["accuracy"] == result.accuracy
-    assert "Not run before the deadline" in (tmp_path / "scale.md").read_text()
-    assert (tmp_path / scale.PLOT.name).stat().st_size > 0
+    assert "Not run before the deadline" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "plot.png").stat().st_size > 0
+
+
+def test_only_selects_grid_rows_and_names_them_in_the_command(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "N=999", "--no-record"])  # refused before any model is loaded
+    assert "no grid row matches" in capsys.readouterr().err
+    text = bench.grid_preamble(TINY_ATTACK, 10.0, quick=False, only=["perinucleus N=256"])
+    assert "make bench-fingerprints ARGS=\"--only 'perinucleus N=256'\"" in text
