@@ -44,11 +44,10 @@ from oml_core.fingerprint.inject.train import inject
 ROOT = Path(__file__).resolve().parents[1]
 PLOT = ROOT / "docs" / "bench_fingerprints.png"
 STRATEGIES = ("english_random", "perinucleus")
-# Optimizer steps per run at most (epochs shrink as N grows, never below 3), sized so the full
-# grid stays within about an hour on 2 CPU cores, where a step of batch 16 costs 8-9 s when mixed
-# (KL to the base) and 3 s (perinucleus) to 11 s (English-random, whole sentences as keys) when
-# plain. The two N = 256 runs take their minimum of 3 epochs (96 steps) each, half of the grid's
-# time; on the GPU, 5 epochs of N = 1024 already gave 99.8% accuracy.
+# Optimizer steps per run at most (epochs shrink as N grows, never below 3): 368 steps for the
+# full grid, half of them in the two N = 256 runs (their minimum of 3 epochs). That is an hour on
+# 2 CPU cores at the 8.5 s per mixed step measured before 2026-11-28, two hours at the 14-18 s
+# seen that day; fewer epochs cost perplexity (docs/FINGERPRINTING.md), so the budget stays.
 STEP_BUDGET = 32
 BASE_RECIPE = InjectConfig(lr=3e-4, epochs=12, batch_size=16, seed=0)
 # Mixing by distillation: benign answers and train-split prose passages (anchors) are held to the
