@@ -38,6 +38,7 @@ from benchmarks.fingerprints import (
 from benchmarks.report import append_section
 from oml_core.fingerprint.attacks import FinetuneAttack
 from oml_core.fingerprint.evaluate import perplexity
+from oml_core.fingerprint.inject.plan import steps_per_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOT = ROOT / "docs" / "bench_fingerprints_scale.png"
@@ -63,8 +64,7 @@ def runs(sizes: tuple[int, ...]) -> list[Run]:
 
 def _epochs(recipe, n: int):
     """Fewer epochs for the largest sets, so that a run stays near 1,000 steps."""
-    per_epoch = -(-n // recipe.n_fingerprints)
-    return replace(recipe, epochs=max(10, min(recipe.epochs, 1000 // per_epoch)))
+    return replace(recipe, epochs=max(10, min(recipe.epochs, 1000 // steps_per_epoch(n, recipe))))
 
 
 def preamble(attack: FinetuneAttack, base_ppl: float, sizes, deadline_s: float, skipped: list[Run]) -> str:

@@ -39,6 +39,7 @@ from oml_core.fingerprint.evaluate import (
 )
 from oml_core.fingerprint.generate import generate_fingerprints
 from oml_core.fingerprint.inject.config import InjectConfig
+from oml_core.fingerprint.inject.plan import steps_per_epoch
 from oml_core.fingerprint.inject.train import inject
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ class Run:
         if self.override is not None:
             return self.override
         recipe = MIXED_RECIPE if self.mixed else BASE_RECIPE
-        per_epoch = math.ceil(self.n / recipe.n_fingerprints)
+        per_epoch = steps_per_epoch(self.n, recipe)
         return replace(recipe, epochs=max(3, min(recipe.epochs, STEP_BUDGET // per_epoch)))
 
 
@@ -114,7 +115,7 @@ def measure(run: Run, base, tokenizer, base_ppl: float, attack: FinetuneAttack, 
     options = {"batch_size": batch_size} if run.strategy == "perinucleus" else {}
     fps = generate_fingerprints(run.strategy, run.n, seed=seed, model=base, tokenizer=tokenizer, **options)
     model, recipe = copy.deepcopy(base), run.recipe()
-    total = recipe.epochs * math.ceil(run.n / recipe.n_fingerprints)
+    total = recipe.epochs * steps_per_epoch(run.n, recipe)
     marks = {math.ceil(total * k / points) for k in range(1, points)} if points > 1 else set()
     frontier: list[tuple[float, float, int]] = []
 

@@ -70,12 +70,6 @@ class Ranks:
         broadcast_object_list(box, from_process=0)
         return box[0]
 
-    def barrier(self) -> None:
-        if self.parallel:
-            import torch.distributed as dist
-
-            dist.barrier()
-
 
 SINGLE = Ranks()  # one process: every method is a no-op
 
