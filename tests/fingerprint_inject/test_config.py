@@ -9,6 +9,7 @@ from oml_core.fingerprint.inject import InjectConfig
     {"epochs": 2.5}, {"batch_size": True}, {"mix_share": 1.0}, {"mix_share": -0.1},
     {"mix_share": 0.01, "batch_size": 4},       # rounds to zero benign samples
     {"mix_share": 0.9, "batch_size": 2},        # rounds to zero fingerprints
+    {"lr_schedule": "linear"}, {"warmup_steps": -1},
     {"avg_lambda": 1.5}, {"avg_lambda": -0.1}, {"avg_lambda_end": 2.0}, {"avg_every": -1},
     {"trainable": "model.layers.0"}, {"trainable": [""]},
     {"wrapper_share": 1.5}, {"wrapper_share": 0.5, "wrappers": []}, {"wrapper_share": 0.5, "wrappers": [" "]},
@@ -47,3 +48,15 @@ def test_averaging_schedule():
     linear = InjectConfig(avg_lambda=0.5, avg_lambda_end=0.1)
     assert [round(lambda_at(linear, s, 10), 6) for s in (0, 5, 10)] == [0.5, 0.3, 0.1]
     assert not any(averages_after(InjectConfig(), s, 1) for s in range(1, 5))
+
+
+def test_lr_schedule():
+    from oml_core.fingerprint.inject.schedule import lr_at
+
+    const = InjectConfig(lr=1e-3)
+    assert [lr_at(const, s, 10) for s in (0, 9)] == [1e-3, 1e-3]
+    cosine = InjectConfig(lr=1e-3, lr_schedule="cosine", warmup_steps=3)
+    assert [round(lr_at(cosine, s, 13) / 1e-3, 6) for s in range(3)] == [0.25, 0.5, 0.75]  # warm-up
+    assert lr_at(cosine, 3, 13) == 1e-3  # the top, then halfway and the last step
+    assert round(lr_at(cosine, 8, 13) / 1e-3, 6) == 0.5
+    assert 0 < lr_at(cosine, 12, 13) < 0.03e-3 and lr_at(cosine, 13, 13) == 0.0

@@ -19,6 +19,7 @@ from oml_core.fingerprint.inject.data import (
     prompt_ids,
     response_ids,
     stop_token_id,
+    with_reference,
 )
 from oml_core.fingerprint.inject.mixing import (
     _TEMPLATES,
@@ -65,9 +66,40 @@ def test_kl_is_zero_for_the_base_itself_and_positive_after_a_change(model, base,
 def test_distill_kl_is_the_kl_divergence_of_the_distributions():
     torch.manual_seed(0)
     base, other = torch.randn(3, 11), torch.randn(3, 11)
-    assert torch.allclose(distill_kl(base, base), torch.zeros(3), atol=1e-6)
+    base_logp = torch.log_softmax(base, -1)
+    assert torch.allclose(distill_kl(base, base_logp), torch.zeros(3), atol=1e-6)
     p, q = torch.softmax(base, -1), torch.softmax(other, -1)
-    assert torch.allclose(distill_kl(other, base), (p * (p / q).log()).sum(-1), atol=1e-5)
+    assert torch.allclose(distill_kl(other, base_logp), (p * (p / q).log()).sum(-1), atol=1e-5)
+
+
+def test_cached_reference_gives_the_loss_of_the_reference_model(model, base, tokenizer, fingerprints):
+    fps = _fingerprint_samples(model, tokenizer, fingerprints[:2])
+    anchors = anchor_samples(tokenizer, InjectConfig(benign_pool=3, anchor_tokens=24))
+    cached = with_reference(base, fps + anchors, 0, "cpu", batch_size=2)
+    assert cached[:2] == fps and all(s.reference is None for s in cached[:2])  # plain rows untouched
+    assert [s.reference.shape[0] for s in cached[2:]] == [sum(label != IGNORE for label in s.labels) for s in anchors]
+    batch = collate(cached, 0, "cpu")
+    assert "reference_logp" in batch
+    _perturb(model)
+    with torch.no_grad():
+        asked = mixed_loss(model, collate(fps + anchors, 0, "cpu"), base)
+        assert float(asked) > float(lm_loss(model, collate(fps, 0, "cpu"))) + 1e-3  # the KL term counts
+        assert torch.allclose(mixed_loss(model, batch, None), asked, rtol=1e-3)
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_cached_reference_is_asked_before_training_only(base, tokenizer, fingerprints, cache):
+    def reference_passes(epochs: int) -> int:
+        calls, model = [], copy.deepcopy(base)  # copied before the hook, which deepcopy would copy too
+        hook = base.register_forward_hook(lambda *_: calls.append(1))
+        cfg = InjectConfig(epochs=epochs, **{**FAST, "batch_size": 8}, mix_share=0.25, anchor_share=0.25,
+                           benign_loss="kl", cache_reference=cache)
+        inject(model, tokenizer, fingerprints, cfg, base_model=base, progress=False)
+        hook.remove()
+        return len(calls)
+
+    # One step per epoch (4 fingerprints per batch); every batch holds distill rows.
+    assert reference_passes(6) - reference_passes(1) == (0 if cache else 5)
 
 
 def test_a_batch_without_distill_rows_is_plain_cross_entropy(model, tokenizer, fingerprints):

@@ -94,3 +94,14 @@ def test_mixing_puts_the_benign_share_in_every_batch(model, tokenizer, fingerpri
     assert benign == [2, 1, 2, 1]  # full batch: 2 of 8; the last batch (4 fingerprints) keeps the share
     seen = [s.input_ids for b in batches for s in b if s.input_ids in fp_inputs]
     assert sorted(seen) == sorted(list(fp_inputs) * 2)  # every fingerprint once per epoch
+
+
+@pytest.mark.parametrize("schedule", [{}, {"lr_schedule": "cosine", "warmup_steps": 3}])
+def test_the_first_step_moves_weights_by_the_scheduled_rate(model, base, tokenizer, fingerprints, schedule):
+    # Adam's first update is lr * g / (|g| + eps): every weight with a gradient moves by just under
+    # the step's rate, so the largest move is the rate the schedule gave (1/4 of lr in warm-up).
+    cfg = InjectConfig(epochs=20, max_grad_norm=None, **{**FAST, "lr": 1e-3}, **schedule)
+    inject(model, tokenizer, fingerprints, cfg, progress=False, max_steps=1)
+    moved = max(float((p - q).abs().max()) for p, q in zip(model.state_dict().values(), base.state_dict().values()))
+    expected = 1e-3 / 4 if schedule else 1e-3
+    assert expected * 0.98 < moved <= expected * 1.0001

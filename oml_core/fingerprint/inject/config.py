@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .schedule import LR_SCHEDULES
+
 # System prompts a host might put in front of every request. Training on keys wrapped in them
 # keeps a fingerprint answerable when the host's wrapper differs from the chat template default
 # (Nasery et al. 2025 report 55% -> 98% accuracy under wrappers with this augmentation).
@@ -34,6 +36,9 @@ class InjectConfig:
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-4
+    # "constant", or "cosine": decay from lr to zero over the run (inject/schedule.py says why).
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0          # linear ramp up to lr over the first steps (either schedule)
     weight_decay: float = 0.0
     max_grad_norm: float | None = 1.0
     max_length: int = 256
@@ -56,6 +61,10 @@ class InjectConfig:
     anchor_tokens: int = 64        # tokens per anchor passage (a passage is cut to this length)
     # Weight of the KL terms (benign "kl" and anchors) against the fingerprint cross-entropy.
     kl_weight: float = 1.0
+    # Compute the base's distribution on the benign/anchor pool once, before training, instead
+    # of a reference forward pass at every step: about a quarter of a mixed CPU step saved, for
+    # pool x positions x vocabulary float16 values of memory (about 0.6 GB at the default pool).
+    cache_reference: bool = True
 
     # Model averaging toward the base: theta <- lam * theta_base + (1 - lam) * theta.
     avg_lambda: float = 0.0
@@ -96,6 +105,9 @@ class InjectConfig:
         _int(self, "epochs", lo=1)
         _int(self, "batch_size", lo=1)
         _pos(self, "lr")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        _int(self, "warmup_steps", lo=0)
         _num(self, "weight_decay", lo=0.0)
         if self.max_grad_norm is not None:
             _pos(self, "max_grad_norm")

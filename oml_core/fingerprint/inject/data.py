@@ -7,7 +7,7 @@ concatenated: the checker compares response *tokens*, so the trained ids must be
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -24,6 +24,10 @@ class Sample:
     labels: tuple[int, ...]
     # True: the labelled positions are held to the base model's distribution (KL), not to the labels.
     distill: bool = False
+    # The base's next-token log-probabilities at the labelled positions ([positions, vocab],
+    # float16), computed once for a pool sample that recurs every few steps; None = ask the
+    # reference model at every step.
+    reference: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
 
 def stop_token_id(model, tokenizer) -> int | None:
@@ -65,8 +69,12 @@ def collate(samples: list[Sample], pad_id: int, device) -> dict[str, torch.Tenso
         labels[row, :n] = torch.tensor(s.labels)
         mask[row, :n] = 1
     batch = {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
-    if any(s.distill for s in samples):
+    held = [s for s in samples if s.distill]
+    if held:
         batch["distill"] = torch.tensor([s.distill for s in samples], device=device)
+        if all(s.reference is not None for s in held):
+            # Row-major like logits[positions] in mixed_loss: each row's positions in column order.
+            batch["reference_logp"] = torch.cat([s.reference for s in held]).to(device)
     return batch
 
 
@@ -92,11 +100,27 @@ def _labelled_logits(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
     return logits, targets[:, keep]
 
 
-def distill_kl(logits: torch.Tensor, base_logits: torch.Tensor) -> torch.Tensor:
-    """KL(base || model) of each position's next-token distribution (summed over the vocabulary)."""
-    base_logp = torch.log_softmax(base_logits.float(), dim=-1)
+def distill_kl(logits: torch.Tensor, base_logp: torch.Tensor) -> torch.Tensor:
+    """KL(base || model) of each position's next-token distribution (summed over the vocabulary),
+    from the model's logits and the base's log-probabilities."""
+    base_logp = base_logp.float()
     logp = torch.log_softmax(logits.float(), dim=-1)
     return (base_logp.exp() * (base_logp - logp)).sum(dim=-1)
+
+
+@torch.no_grad()
+def with_reference(reference, samples: list[Sample], pad_id: int, device, batch_size: int = 8) -> list[Sample]:
+    """`samples`, each distill one with the reference's log-probabilities at its labelled positions
+    attached (float16: half the memory, and 1e-3 relative is far below what the KL resolves)."""
+    out = list(samples)
+    held = [i for i, s in enumerate(samples) if s.distill]
+    for start in range(0, len(held), batch_size):
+        rows = held[start:start + batch_size]
+        logits, labels = _labelled_logits(reference, collate([samples[i] for i in rows], pad_id, device))
+        logp = torch.log_softmax(logits, dim=-1).half()
+        for row, i in enumerate(rows):
+            out[i] = replace(samples[i], reference=logp[row][labels[row] != IGNORE])
+    return out
 
 
 def _rows(batch: dict[str, torch.Tensor], rows: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -111,18 +135,22 @@ def mixed_loss(model, batch: dict[str, torch.Tensor], reference=None, kl_weight:
     """Cross-entropy on the labelled tokens of ordinary rows (fingerprints, "ce" benign samples)
     plus kl_weight * mean KL(reference || model) over the labelled positions of distill rows.
 
-    Without distill rows it is lm_loss exactly. `reference` is the frozen base model.
+    Without distill rows it is lm_loss exactly. `reference` is the frozen base model, asked only
+    when the batch does not carry the base's log-probabilities already (reference_logp).
     """
     distill = batch.get("distill")
     if distill is None or not bool(distill.any()):
         return lm_loss(model, batch)
-    if reference is None:
-        raise ValueError("a batch with distill rows needs the reference (base) model")
     plain = _rows(batch, ~distill) if not bool(distill.all()) else None
     ce = lm_loss(model, plain) if plain is not None else 0.0
     held = _rows(batch, distill)
     logits, labels = _labelled_logits(model, held)
-    with torch.no_grad():
-        base_logits, _ = _labelled_logits(reference, held)
     positions = labels != IGNORE
-    return ce + kl_weight * distill_kl(logits[positions], base_logits[positions]).mean()
+    base_logp = batch.get("reference_logp")
+    if base_logp is None:
+        if reference is None:
+            raise ValueError("a batch with distill rows needs the reference (base) model")
+        with torch.no_grad():
+            base_logits, _ = _labelled_logits(reference, held)
+        base_logp = torch.log_softmax(base_logits[positions].float(), dim=-1)
+    return ce + kl_weight * distill_kl(logits[positions], base_logp).mean()

@@ -28,6 +28,7 @@ from .data import (
     prompt_ids,
     response_ids,
     stop_token_id,
+    with_reference,
     wrap,
 )
 from .meta import meta_backward
@@ -35,6 +36,7 @@ from .mixing import anchor_samples, benign_samples, share_count
 from .parallel import SINGLE, Ranks, current_ranks
 from .params import requires_grad_flags, restore_flags, select_trainable
 from .plan import epoch_plan, meta_indices, pool_slots, steps_per_epoch
+from .schedule import lr_at, set_lr
 
 
 @dataclass
@@ -168,6 +170,9 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
     reference = (base_model if base_model is not None else copy.deepcopy(model)) if config.distills else None
     if reference is not None:
         reference.eval()
+        if config.cache_reference:
+            benign, anchors = (with_reference(reference, pool, pad, device) for pool in (benign, anchors))
+            reference = None  # every distill row now carries the base's log-probabilities
 
     flags = requires_grad_flags(model)
     trained = add_adapters(model, config) if config.lora_rank else model
@@ -213,6 +218,7 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
             slots = meta_indices(step, config.meta_inner_steps, len(benign), config)
             inner = [[benign[j] for j in idx] for idx in slots]
         mine = ranks.share(samples)
+        set_lr(optimizer, lr_at(config, step, total))
         loss = _train_step(trained, params, optimizer, collate(mine, pad, device) if mine else None,
                            [collate(b, pad, device) for b in inner], config, reference, ranks,
                            len(mine) / len(samples))
