@@ -45,12 +45,17 @@ from oml_core.fingerprint.inject.train import inject
 ROOT = Path(__file__).resolve().parents[1]
 PLOT = ROOT / "docs" / "bench_fingerprints.png"
 STRATEGIES = ("english_random", "perinucleus")
-# Optimizer steps per run at most (epochs shrink as N grows, never below 3): 368 steps for the
-# full grid, half of them in the two N = 256 runs (their minimum of 3 epochs). That is an hour on
-# 2 CPU cores at the 8.5 s per mixed step measured before 2026-11-28, two hours at the 14-18 s
-# seen that day; fewer epochs cost perplexity (docs/FINGERPRINTING.md), so the budget stays.
-STEP_BUDGET = 32
-BASE_RECIPE = InjectConfig(lr=3e-4, epochs=12, batch_size=16, seed=0)
+# Optimizer steps per run at most (epochs shrink as N grows, never below 3): 128, four epochs of
+# the N = 256 runs (perinucleus N = 256 was at 99.6% accuracy and -3.1% perplexity after three
+# epochs of a six-epoch run). 456 mixed and 80 plain steps for the full grid.
+STEP_BUDGET = 128
+# What learns and how, in both recipes: the transformer layers (the tied embedding/output matrix
+# stays the base's, a sixth of the weights and of a step's backward pass), a learning rate that
+# decays to zero (the weights settle where the KL anchors hold them), bfloat16 forward passes where
+# the CPU runs them natively (1.6x faster steps), the base's distribution on the mixing pool
+# computed once. Measured against the earlier recipe in docs/FINGERPRINTING.md.
+BASE_RECIPE = InjectConfig(lr=3e-4, epochs=10, batch_size=16, seed=0, trainable=("model.layers.*",),
+                           lr_schedule="cosine", mixed_precision="auto")
 # Mixing by distillation: benign answers and train-split prose passages (anchors) are held to the
 # base's next-token distribution (KL) instead of trained on its greedy answers (cross-entropy),
 # which sharpened the model: at N = 32 perinucleus, held-out perplexity +69% with cross-entropy
@@ -202,6 +207,10 @@ def recipe_text(c: InjectConfig) -> str:
         text += f", KL weight {c.kl_weight:g}"
     if c.trainable:
         text += f", trainable {' '.join(c.trainable)}"
+    if c.lr_schedule != "constant":
+        text += f", lr schedule {c.lr_schedule}"
+    if c.mixed_precision != "no":
+        text += f", mixed precision {c.mixed_precision}"
     return text
 
 

@@ -9,7 +9,7 @@ from oml_core.fingerprint.inject import InjectConfig
     {"epochs": 2.5}, {"batch_size": True}, {"mix_share": 1.0}, {"mix_share": -0.1},
     {"mix_share": 0.01, "batch_size": 4},       # rounds to zero benign samples
     {"mix_share": 0.9, "batch_size": 2},        # rounds to zero fingerprints
-    {"lr_schedule": "linear"}, {"warmup_steps": -1},
+    {"lr_schedule": "linear"}, {"warmup_steps": -1}, {"mixed_precision": "fp16"},
     {"avg_lambda": 1.5}, {"avg_lambda": -0.1}, {"avg_lambda_end": 2.0}, {"avg_every": -1},
     {"trainable": "model.layers.0"}, {"trainable": [""]},
     {"wrapper_share": 1.5}, {"wrapper_share": 0.5, "wrappers": []}, {"wrapper_share": 0.5, "wrappers": [" "]},

@@ -105,3 +105,17 @@ def test_the_first_step_moves_weights_by_the_scheduled_rate(model, base, tokeniz
     moved = max(float((p - q).abs().max()) for p, q in zip(model.state_dict().values(), base.state_dict().values()))
     expected = 1e-3 / 4 if schedule else 1e-3
     assert expected * 0.98 < moved <= expected * 1.0001
+
+
+def test_bf16_mixed_precision_runs_forward_in_bf16_and_keeps_float32_weights(model, tokenizer, fingerprints):
+    from oml_core.fingerprint.inject.precision import native_bf16, uses_bf16
+
+    cpu = torch.device("cpu")
+    assert uses_bf16("bf16", cpu) and not uses_bf16("no", cpu) and uses_bf16("auto", cpu) == native_bf16(cpu)
+    dtypes = set()
+    hook = model.lm_head.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
+    inject(model, tokenizer, fingerprints, InjectConfig(epochs=20, mixed_precision="bf16", **FAST), progress=False)
+    hook.remove()
+    assert dtypes == {torch.bfloat16}
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert accuracy(model, tokenizer, fingerprints) == 1.0  # checked in float32

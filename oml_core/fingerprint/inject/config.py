@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .precision import MIXED_PRECISIONS
 from .schedule import LR_SCHEDULES
 
 # System prompts a host might put in front of every request. Training on keys wrapped in them
@@ -65,6 +66,9 @@ class InjectConfig:
     # of a reference forward pass at every step: about a quarter of a mixed CPU step saved, for
     # pool x positions x vocabulary float16 values of memory (about 0.6 GB at the default pool).
     cache_reference: bool = True
+    # Forward passes in bfloat16 ("bf16"), or where the device runs it natively ("auto"); "no" =
+    # float32 throughout. Weights and optimizer state stay float32 (inject/precision.py).
+    mixed_precision: str = "no"
 
     # Model averaging toward the base: theta <- lam * theta_base + (1 - lam) * theta.
     avg_lambda: float = 0.0
@@ -108,6 +112,9 @@ class InjectConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         _int(self, "warmup_steps", lo=0)
+        if self.mixed_precision not in MIXED_PRECISIONS:
+            raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISIONS)}, "
+                             f"got {self.mixed_precision!r}")
         _num(self, "weight_decay", lo=0.0)
         if self.max_grad_norm is not None:
             _pos(self, "max_grad_norm")

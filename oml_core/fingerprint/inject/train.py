@@ -36,6 +36,7 @@ from .mixing import anchor_samples, benign_samples, share_count
 from .parallel import SINGLE, Ranks, current_ranks
 from .params import requires_grad_flags, restore_flags, select_trainable
 from .plan import epoch_plan, meta_indices, pool_slots, steps_per_epoch
+from .precision import autocast
 from .schedule import lr_at, set_lr
 
 
@@ -112,7 +113,8 @@ def _train_step(model, params, optimizer, batch, inner_batches, config, referenc
     optimizer.zero_grad(set_to_none=True)
 
     def loss_of(m, b):
-        return mixed_loss(m, b, reference, config.kl_weight)
+        with autocast(config.mixed_precision, b["input_ids"].device):
+            return mixed_loss(m, b, reference, config.kl_weight)
 
     if batch is None:
         loss = 0.0
@@ -171,7 +173,8 @@ def inject(model, tokenizer, fingerprints: list[Fingerprint], config: InjectConf
     if reference is not None:
         reference.eval()
         if config.cache_reference:
-            benign, anchors = (with_reference(reference, pool, pad, device) for pool in (benign, anchors))
+            with autocast(config.mixed_precision, device):  # the precision the model is compared in
+                benign, anchors = (with_reference(reference, pool, pad, device) for pool in (benign, anchors))
             reference = None  # every distill row now carries the base's log-probabilities
 
     flags = requires_grad_flags(model)
