@@ -183,12 +183,26 @@ def write(out: Path, results: list[Result], heading: str, preamble: str) -> None
     plot(results, out / "plot.png")
 
 
-def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool, only: list[str] = ()) -> str:
+def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool, only: list[str] = (),
+                  changes: dict | None = None, points: int | None = None) -> str:
     args = (["--quick"] if quick else []) + [f"--only '{text}'" for text in only]
+    args += [f"--recipe '{json.dumps(changes)}'"] if changes else []
+    args += [f"--points {points}"] if points else []
     command = "make bench-fingerprints" + (f' ARGS="{" ".join(args)}"' if args else "")
-    return (f"Command: `{command}`. Base held-out perplexity "
+    text = (f"Command: `{command}`. Base held-out perplexity "
             f"{base_ppl:.2f}. Plain recipe: {recipe_text(BASE_RECIPE)}; mix+avg: {recipe_text(MIXED_RECIPE)}; "
             f"epochs capped at {STEP_BUDGET} steps per run. {attack_text(attack)}")
+    if changes:
+        text += f" Every run here changes its recipe by {json.dumps(changes)}."
+    return text
+
+
+def with_changes(run: Run, changes: dict) -> Run:
+    """`run` with some fields of its recipe replaced (validated by InjectConfig itself)."""
+    if not changes:
+        return run
+    recipe = replace(run.recipe(), **changes)
+    return Run(run.strategy, run.n, run.mixed, f"{'mix+avg' if run.mixed else 'plain'} (recipe changed)", recipe)
 
 
 def attack_text(attack: FinetuneAttack) -> str:
@@ -250,11 +264,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "fingerprints",
                         help="the table, JSON and plot so far, rewritten after every run")
+    parser.add_argument("--recipe", type=json.loads, default={}, metavar="JSON",
+                        help="InjectConfig fields that replace the recipe's in every selected row, e.g. "
+                             "'{\"epochs\": 6, \"lr_schedule\": \"constant\"}' (the step cap still sets epochs "
+                             "unless epochs is given)")
+    parser.add_argument("--points", type=int, default=None,
+                        help="evaluate every run at this many points of its training "
+                             "(default: 4 for the perinucleus mix+avg run at the largest N, 1 for the others)")
     parser.add_argument("--no-record", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
-    runs = [r for r in grid(args.quick) if not args.only or any(text in r.label for text in args.only)]
-    if not runs:
+    selected = [r for r in grid(args.quick) if not args.only or any(text in r.label for text in args.only)]
+    if not selected:
         parser.error(f"no grid row matches {args.only}")
+    if not isinstance(args.recipe, dict):
+        parser.error("--recipe takes a JSON object of InjectConfig fields")
+    if args.points is not None and args.points < 1:
+        parser.error("--points must be >= 1")
+    try:
+        runs = [with_changes(r, args.recipe) for r in selected]
+    except (TypeError, ValueError) as exc:
+        parser.error(f"--recipe: {exc}")
     from oml_core.model.loading import load_model
 
     console = Console()
@@ -263,12 +292,13 @@ def main(argv: list[str] | None = None) -> None:
     base_ppl = perplexity(base, tokenizer)
     attack = FinetuneAttack()
     heading = f"Fingerprint capacity{' (quick grid)' if args.quick else ''}{' (selected rows)' if args.only else ''}"
-    preamble = grid_preamble(attack, base_ppl, args.quick, args.only)
+    preamble = grid_preamble(attack, base_ppl, args.quick, args.only, args.recipe, args.points)
     curve_run = max((r for r in grid(args.quick) if r.strategy == "perinucleus" and r.mixed), key=lambda r: r.n)
     results = []
-    for index, run in enumerate(runs, start=1):
+    for index, (row, run) in enumerate(zip(selected, runs), start=1):
         console.print(f"[bold]{index}/{len(runs)}[/] {run.label}")
-        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=4 if run == curve_run else 1))
+        points = args.points or (4 if row == curve_run else 1)
+        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=points))
         console.print(table(results[-1:]))
         write(args.out, results, heading, preamble)  # an interrupted grid keeps the runs it finished
     console.print(table(results))
@@ -276,6 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         append_section(markdown(results, heading, preamble))
         plot(results)
         console.print(f"appended to docs/BENCHMARKS.md; plot {PLOT}")
+
 
 if __name__ == "__main__":
     main()

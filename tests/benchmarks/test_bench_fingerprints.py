@@ -75,3 +75,17 @@ def test_only_selects_grid_rows_and_names_them_in_the_command(capsys):
     assert "no grid row matches" in capsys.readouterr().err
     text = bench.grid_preamble(TINY_ATTACK, 10.0, quick=False, only=["perinucleus N=256"])
     assert "make bench-fingerprints ARGS=\"--only 'perinucleus N=256'\"" in text
+
+
+def test_recipe_changes_are_validated_and_named_in_the_command(capsys):
+    for bad in ('{"nope": 1}', '{"lr": -1}', "[1]", "{"):
+        with pytest.raises(SystemExit):  # refused before any model is loaded
+            bench.main(["--only", "perinucleus N=256", "--recipe", bad, "--no-record"])
+        assert "--recipe" in capsys.readouterr().err
+    row = bench.Run("perinucleus", 256, True)
+    run = bench.with_changes(row, {"epochs": 6, "trainable": ["model.layers.2[0-9]"]})
+    assert run.recipe() == replace(row.recipe(), epochs=6, trainable=("model.layers.2[0-9]",))
+    assert "recipe changed" in run.label and bench.with_changes(row, {}) == row
+    text = bench.grid_preamble(TINY_ATTACK, 10.0, quick=False, only=["perinucleus N=256"], changes={"epochs": 6},
+                               points=6)
+    assert "--recipe '{\"epochs\": 6}' --points 6" in text and 'changes its recipe by {"epochs": 6}' in text
