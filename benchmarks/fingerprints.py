@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -40,6 +41,7 @@ from oml_core.fingerprint.evaluate import (
 from oml_core.fingerprint.generate import generate_fingerprints
 from oml_core.fingerprint.inject.config import InjectConfig
 from oml_core.fingerprint.inject.plan import steps_per_epoch
+from oml_core.fingerprint.inject.precision import uses_bf16
 from oml_core.fingerprint.inject.train import inject
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,10 +193,16 @@ def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool, only: li
     command = "make bench-fingerprints" + (f' ARGS="{" ".join(args)}"' if args else "")
     text = (f"Command: `{command}`. Base held-out perplexity "
             f"{base_ppl:.2f}. Plain recipe: {recipe_text(BASE_RECIPE)}; mix+avg: {recipe_text(MIXED_RECIPE)}; "
-            f"epochs capped at {STEP_BUDGET} steps per run. {attack_text(attack)}")
+            f"epochs capped at {STEP_BUDGET} steps per run; {precision_text(MIXED_RECIPE)}. {attack_text(attack)}")
     if changes:
         text += f" Every run here changes its recipe by {json.dumps(changes)}."
     return text
+
+
+def precision_text(recipe: InjectConfig) -> str:
+    """What mixed_precision resolved to here ("auto" depends on the machine)."""
+    on = uses_bf16(recipe.mixed_precision, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    return f"bf16 forward passes {'on' if on else 'off'} on this machine"
 
 
 def with_changes(run: Run, changes: dict) -> Run:

@@ -5,6 +5,7 @@ import time
 from dataclasses import replace
 
 import pytest
+import torch
 
 from benchmarks import fingerprint_scale as scale
 from benchmarks import fingerprints as bench
@@ -89,3 +90,7 @@ def test_recipe_changes_are_validated_and_named_in_the_command(capsys):
     text = bench.grid_preamble(TINY_ATTACK, 10.0, quick=False, only=["perinucleus N=256"], changes={"epochs": 6},
                                points=6)
     assert "--recipe '{\"epochs\": 6}' --points 6" in text and 'changes its recipe by {"epochs": 6}' in text
+    from oml_core.fingerprint.inject.precision import native_bf16
+
+    # "auto" is machine-dependent, so the record says what it resolved to.
+    assert f"bf16 forward passes {'on' if native_bf16(torch.device('cpu')) else 'off'} on this machine" in text
