@@ -3,8 +3,8 @@
 Grid (issue 5): at N = 64 English-random and perinucleus, each plain and with data mixing +
 model averaging; at N = 16 and 256 both strategies with mixing + averaging. For every run:
 fingerprint accuracy (greedy, exact), relative held-out perplexity change, agreement with the
-base model on benign prompts, persistence after the standard fine-tuning attack
-(oml_core.fingerprint.attacks.FinetuneAttack()), false positives on the base model, wall time.
+base model on benign prompts, persistence after the standard fine-tuning attack (ATTACK below),
+false positives on the base model, training and wall time.
 The baseline is the base model itself, measured in the same run (its perplexity, and its answers
 to every fingerprint set: the false positives).
 
@@ -66,6 +66,10 @@ BASE_RECIPE = InjectConfig(lr=3e-4, epochs=10, batch_size=16, seed=0, trainable=
 # accuracy (measurements in docs/FINGERPRINTING.md).
 MIXED_RECIPE = replace(BASE_RECIPE, mix_share=0.25, benign_pool=64, avg_lambda=0.1, wrapper_share=0.25,
                        benign_loss="kl", anchor_share=0.25)
+# The standard attack (20 steps of SFT of every weight), with bf16 forward passes where they are
+# native, as the injection has them: 56 instead of 86 s a row here, 4 minutes of the grid. On one
+# perinucleus N = 16 model it left 6 of 16 fingerprints where the float32 attack left 8.
+ATTACK = FinetuneAttack(mixed_precision="auto")
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,12 @@ class Result:
     agreement: float
     persistence: float
     false_positives: float
-    seconds: float
+    seconds: float  # the whole row: generation (unless shared), training, evaluation, attack
     steps: int
     total_steps: int = 0
     # (perplexity change, accuracy, steps) at evenly spaced points of training.
     frontier: list[tuple[float, float, int]] = field(default_factory=list)
+    training_seconds: float = 0.0  # inject() alone, frontier evaluations included
 
 
 def grid(quick: bool) -> list[Run]:
@@ -115,16 +120,17 @@ def grid(quick: bool) -> list[Run]:
 
 
 def measure(run: Run, base, tokenizer, base_ppl: float, attack: FinetuneAttack, seed: int, points: int = 1,
-            batch_size: int = 16, deadline: float | None = None) -> Result:
+            batch_size: int = 16, deadline: float | None = None, sets: dict | None = None) -> Result:
     """Generate, inject and evaluate one run.
 
     points > 1: accuracy and perplexity are also measured at `points` evenly spaced steps of
     training (the frontier). deadline (time.monotonic()): training stops there; what was learned
-    by then is evaluated, and Result.steps < Result.total_steps says so.
+    by then is evaluated, and Result.steps < Result.total_steps says so. sets: fingerprint sets
+    (and the base's false positives on them) by (strategy, N, seed), shared by the rows that
+    train the same set.
     """
     started = time.perf_counter()
-    options = {"batch_size": batch_size} if run.strategy == "perinucleus" else {}
-    fps = generate_fingerprints(run.strategy, run.n, seed=seed, model=base, tokenizer=tokenizer, **options)
+    fps, false_positives = fingerprint_set(run, base, tokenizer, seed, batch_size, {} if sets is None else sets)
     model, recipe = copy.deepcopy(base), run.recipe()
     total = recipe.epochs * steps_per_epoch(run.n, recipe)
     marks = {math.ceil(total * k / points) for k in range(1, points)} if points > 1 else set()
@@ -137,25 +143,37 @@ def measure(run: Run, base, tokenizer, base_ppl: float, attack: FinetuneAttack, 
                              fingerprint_accuracy(trained, tokenizer, fps, batch_size), step))
         return deadline is not None and time.monotonic() > deadline
 
+    trained_at = time.perf_counter()
     result = inject(model, tokenizer, fps, recipe, base_model=base, on_step=evaluate_point)
+    training_s = time.perf_counter() - trained_at
     model = result.model
     model.eval()
-    trained_s = time.perf_counter() - started
     accuracy, ppl = fingerprint_accuracy(model, tokenizer, fps, batch_size), perplexity(model, tokenizer) / base_ppl - 1
     if points > 1:
         frontier.append((ppl, accuracy, result.steps))
-    return Result(run, accuracy, ppl, base_agreement(model, base, tokenizer, batch_size=batch_size),
-                  persistence(model, tokenizer, fps, attack, batch_size),
-                  false_positive_rate(base, tokenizer, fps, batch_size), trained_s, result.steps, total, frontier)
+    agreement = base_agreement(model, base, tokenizer, batch_size=batch_size)
+    persisted = persistence(model, tokenizer, fps, attack, batch_size)
+    return Result(run, accuracy, ppl, agreement, persisted, false_positives, time.perf_counter() - started,
+                  result.steps, total, frontier, training_s)
+
+
+def fingerprint_set(run: Run, base, tokenizer, seed: int, batch_size: int, sets: dict) -> tuple[list, float]:
+    """The run's fingerprints and the base model's false-positive rate on them, made once per set."""
+    key = (run.strategy, run.n, seed)
+    if key not in sets:
+        options = {"batch_size": batch_size} if run.strategy == "perinucleus" else {}
+        fps = generate_fingerprints(run.strategy, run.n, seed=seed, model=base, tokenizer=tokenizer, **options)
+        sets[key] = (fps, false_positive_rate(base, tokenizer, fps, batch_size))
+    return sets[key]
 
 
 def table(results: list[Result]) -> Table:
     out = Table(title="Fingerprints in SmolLM2-135M-Instruct")
-    for column in ("run", "steps", "accuracy", "perplexity", "agreement", "persistence", "false pos.", "wall s"):
+    for column in ("run", "steps", "accuracy", "perplexity", "agreement", "persistence", "false pos.", "train s", "wall s"):
         out.add_column(column, justify="left" if column == "run" else "right")
     for r in results:
         out.add_row(r.run.label, _steps(r), f"{r.accuracy:.1%}", f"{r.perplexity_change:+.1%}",
-                    f"{r.agreement:.1%}", f"{r.persistence:.1%}", f"{r.false_positives:.1%}", f"{r.seconds:.0f}")
+                    f"{r.agreement:.1%}", f"{r.persistence:.1%}", f"{r.false_positives:.1%}", f"{r.training_seconds:.0f}", f"{r.seconds:.0f}")
     return out
 
 
@@ -167,10 +185,11 @@ def markdown(results: list[Result], heading: str, preamble: str) -> str:
     """One section of docs/BENCHMARKS.md: heading with date and machine, preamble, table, frontiers."""
     lines = [f"### {heading} — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine_line(with_torch=True)}", "",
              preamble, "",
-             "| run | steps | accuracy | perplexity change | agreement with base | persistence | false positives (base) | wall s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| run | steps | accuracy | perplexity change | agreement with base | persistence | false positives (base) | train s | wall s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r.run.label} | {_steps(r)} | {r.accuracy:.1%} | {r.perplexity_change:+.1%} | {r.agreement:.1%} | "
-              f"{r.persistence:.1%} | {r.false_positives:.1%} | {r.seconds:.0f} |" for r in results]
+              f"{r.persistence:.1%} | {r.false_positives:.1%} | {r.training_seconds:.0f} | {r.seconds:.0f} |"
+              for r in results]
     curves = [r for r in results if r.frontier]
     if curves:
         lines += ["", "Frontier (evaluated during training; steps: accuracy at perplexity change):", ""]
@@ -218,8 +237,9 @@ def with_changes(run: Run, changes: dict) -> Run:
 
 
 def attack_text(attack: FinetuneAttack) -> str:
-    return (f"Persistence attack: {attack.steps} steps of SFT, lr {attack.lr:g}, batch {attack.batch_size}, "
-            "on benign instruction data (not the mixing data).")
+    precision = f", mixed precision {attack.mixed_precision}" if attack.mixed_precision != "no" else ""
+    return (f"Persistence attack: {attack.steps} steps of SFT of every weight, lr {attack.lr:g}, "
+            f"batch {attack.batch_size}{precision}, on benign instruction data (not the mixing data).")
 
 
 def recipe_text(c: InjectConfig) -> str:
@@ -307,15 +327,15 @@ def main(argv: list[str] | None = None) -> None:
     base, tokenizer = load_model("smollm2")
     base.eval()
     base_ppl = perplexity(base, tokenizer)
-    attack = FinetuneAttack()
+    attack = ATTACK
     heading = f"Fingerprint capacity{' (quick grid)' if args.quick else ''}{' (selected rows)' if args.only else ''}"
     preamble = grid_preamble(attack, base_ppl, args.quick, args.only, args.recipe, args.points)
     curve_run = max((r for r in grid(args.quick) if r.strategy == "perinucleus" and r.mixed), key=lambda r: r.n)
-    results = []
+    results, sets = [], {}
     for index, (row, run) in enumerate(zip(selected, runs), start=1):
         console.print(f"[bold]{index}/{len(runs)}[/] {run.label}")
         points = args.points or (4 if row == curve_run else 1)
-        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=points))
+        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=points, sets=sets))
         console.print(table(results[-1:]))
         write(args.out, results, heading, preamble)  # an interrupted grid keeps the runs it finished
     console.print(table(results))

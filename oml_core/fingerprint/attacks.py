@@ -17,6 +17,7 @@ import torch
 
 from oml_core import text_corpus
 from oml_core.fingerprint.inject.data import collate, lm_loss, make_sample, stop_token_id
+from oml_core.fingerprint.inject.precision import MIXED_PRECISIONS, autocast
 from oml_core.fingerprint.tokens import model_device, pad_id, prompt_ids, response_ids
 from oml_core.progress import track
 
@@ -30,12 +31,18 @@ class FinetuneAttack:
     batch_size: int = 8
     max_length: int = 192
     seed: int = 0
+    # Forward passes in bfloat16 as in injection (inject/precision.py): an attacker with a bf16
+    # machine fine-tunes this way, and it costs 56 instead of 86 s on 2 cores. "no" = float32.
+    mixed_precision: str = "no"
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.max_length < 32:
             raise ValueError("steps and batch_size must be >= 1, max_length >= 32")
         if not 0 < self.lr < 1:
             raise ValueError("lr must be in (0, 1)")
+        if self.mixed_precision not in MIXED_PRECISIONS:
+            raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISIONS)}, "
+                             f"got {self.mixed_precision!r}")
 
 
 def instruction_pairs(n: int, seed: int) -> list[tuple[list[dict], str]]:
@@ -68,7 +75,8 @@ def finetune_attack(model, tokenizer, attack: FinetuneAttack = FinetuneAttack(),
     for step in track(range(attack.steps), "fine-tuning attack", enabled=progress):
         start = (step * attack.batch_size) % len(samples)
         batch = collate((samples + samples)[start:start + attack.batch_size], pad_id(tokenizer), device)
-        loss = lm_loss(model, batch)
+        with autocast(attack.mixed_precision, device):
+            loss = lm_loss(model, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

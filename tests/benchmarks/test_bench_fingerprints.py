@@ -40,6 +40,22 @@ def test_one_run_is_measured_and_reported():
     assert run.label in text and "Frontier" in text and text.count("\n|") >= 3 and "deadline" not in text
 
 
+def test_rows_of_the_same_set_share_its_generation_and_false_positives(monkeypatch):
+    base, tokenizer = tiny_model(seed=0)
+    calls = []
+    generate = bench.generate_fingerprints
+    monkeypatch.setattr(bench, "generate_fingerprints", lambda *a, **k: calls.append(a) or generate(*a, **k))
+    sets, ppl = {}, perplexity(base, tokenizer)
+    plain, mixed = (bench.measure(bench.Run("english_random", 4, mixed=m, override=replace(bench.BASE_RECIPE, epochs=1)),
+                                  base, tokenizer, ppl, TINY_ATTACK, seed=3, sets=sets) for m in (False, True))
+    other = bench.measure(bench.Run("english_random", 4, mixed=False, override=replace(bench.BASE_RECIPE, epochs=1)),
+                          base, tokenizer, ppl, TINY_ATTACK, seed=4, sets=sets)
+    assert len(calls) == 2 and set(sets) == {("english_random", 4, 3), ("english_random", 4, 4)}
+    assert plain.false_positives == mixed.false_positives == sets[("english_random", 4, 3)][1]
+    for result in (plain, mixed, other):  # the row's time holds its training and its evaluation
+        assert 0 < result.training_seconds < result.seconds
+
+
 def test_a_run_stops_at_the_deadline_and_says_so():
     base, tokenizer = tiny_model(seed=0)
     run = bench.Run("english_random", 4, mixed=False, variant="long", override=replace(bench.BASE_RECIPE, epochs=50))

@@ -44,6 +44,17 @@ def test_a_gentle_fine_tune_keeps_the_fingerprints_and_a_brutal_one_erases_them(
     assert accuracy(check_local(brutal, tokenizer, fingerprints)) < 1.0
 
 
+def test_the_attack_runs_its_forward_passes_in_bf16_when_asked_and_keeps_float32_weights(fingerprinted, tokenizer):
+    dtypes = set()
+    hook = fingerprinted.lm_head.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
+    losses = finetune_attack(fingerprinted, tokenizer, FinetuneAttack(steps=2, lr=1e-3, batch_size=2, mixed_precision="bf16"))
+    hook.remove()
+    assert dtypes == {torch.bfloat16} and all(loss == loss for loss in losses)  # finite, not NaN
+    assert {p.dtype for p in fingerprinted.parameters()} == {torch.float32}
+    with pytest.raises(ValueError, match="mixed_precision"):
+        FinetuneAttack(mixed_precision="fp8")
+
+
 def test_averaging_copies_takes_the_mean_of_every_weight(model, fingerprinted):
     merged = average_copies([model, fingerprinted])
     for (name, m), a, b in zip(merged.named_parameters(), model.parameters(), fingerprinted.parameters()):
