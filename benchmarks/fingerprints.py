@@ -50,15 +50,24 @@ PLOT = ROOT / "docs" / "bench_fingerprints.png"
 STRATEGIES = ("english_random", "perinucleus")
 # Optimizer steps per run at most (epochs shrink as N grows, never below 3): 128, four epochs of
 # the N = 256 runs (perinucleus N = 256 was at 99.6% accuracy and -3.1% perplexity after three
-# epochs of a six-epoch run). 456 mixed and 80 plain steps for the full grid.
+# epochs of a six-epoch run). Smaller sets get at most MAX_EPOCHS passes (perinucleus N = 64
+# mix+avg: 100% accuracy after 6, persistence 87.5%), but at least MIN_STEPS steps (the N = 16
+# runs had 100% after 20).
 STEP_BUDGET = 128
+MAX_EPOCHS = 6
+MIN_STEPS = 20
+# The learning rate decays to zero (cosine) from this N up: over 128 steps it lets the KL anchors
+# settle perplexity (N = 256 perinucleus: -2.9%). Below it the rate stays constant: a small set is
+# learned in a few short epochs, and a decaying rate then leaves its fingerprints with a small
+# margin that the attack erases (N = 16, 20 steps: persistence 0% English-random and 6 of 16
+# perinucleus with cosine, 5 of 16 and 16 of 16 with a constant rate; docs/FINGERPRINTING.md).
+DECAY_FROM_N = 256
 # What learns and how, in both recipes: the transformer layers (the tied embedding/output matrix
-# stays the base's: a fifth of the weights, 8.5 -> 7.1 s per step), a learning rate that
-# decays to zero (the weights settle where the KL anchors hold them), bfloat16 forward passes where
+# stays the base's: a fifth of the weights, 8.5 -> 7.1 s per step), bfloat16 forward passes where
 # the CPU runs them natively (1.6x faster steps), the base's distribution on the mixing pool
 # computed once. Measured against the earlier recipe in docs/FINGERPRINTING.md.
-BASE_RECIPE = InjectConfig(lr=3e-4, epochs=10, batch_size=16, seed=0, trainable=("model.layers.*",),
-                           lr_schedule="cosine", mixed_precision="auto")
+BASE_RECIPE = InjectConfig(lr=3e-4, epochs=MAX_EPOCHS, batch_size=16, seed=0, trainable=("model.layers.*",),
+                           mixed_precision="auto")
 # Mixing by distillation: benign answers and train-split prose passages (anchors) are held to the
 # base's next-token distribution (KL) instead of trained on its greedy answers (cross-entropy),
 # which sharpened the model: at N = 32 perinucleus, held-out perplexity +69% with cross-entropy
@@ -93,7 +102,9 @@ class Run:
             return self.override
         recipe = MIXED_RECIPE if self.mixed else BASE_RECIPE
         per_epoch = steps_per_epoch(self.n, recipe)
-        return replace(recipe, epochs=max(3, min(recipe.epochs, STEP_BUDGET // per_epoch)))
+        epochs = max(3, math.ceil(MIN_STEPS / per_epoch), min(recipe.epochs, STEP_BUDGET // per_epoch))
+        return replace(recipe, epochs=epochs,
+                       lr_schedule="cosine" if self.n >= DECAY_FROM_N else recipe.lr_schedule)
 
 
 @dataclass
@@ -216,7 +227,8 @@ def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool, only: li
     command = "make bench-fingerprints" + (f' ARGS="{" ".join(args)}"' if args else "")
     text = (f"Command: `{command}`. Base held-out perplexity "
             f"{base_ppl:.2f}. Plain recipe: {recipe_text(BASE_RECIPE)}; mix+avg: {recipe_text(MIXED_RECIPE)}; "
-            f"epochs capped at {STEP_BUDGET} steps per run; {precision_text(MIXED_RECIPE)}. {attack_text(attack)}")
+            f"epochs capped at {STEP_BUDGET} steps per run; lr schedule cosine from N = {DECAY_FROM_N}; "
+            f"{precision_text(MIXED_RECIPE)}. {attack_text(attack)}")
     if changes:
         text += f" Every run here changes its recipe by {json.dumps(changes)}."
     return text

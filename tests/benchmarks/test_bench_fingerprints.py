@@ -20,10 +20,14 @@ def test_grid_follows_the_issue():
     runs = bench.grid(quick=False)
     assert {(r.strategy, r.mixed) for r in runs if r.n == 64} == {(s, m) for s in bench.STRATEGIES for m in (False, True)}
     assert {(r.strategy, r.n) for r in runs if r.n != 64} == {(s, n) for s in bench.STRATEGIES for n in (16, 256)}
-    for run in runs:  # each run within the step budget, but never under 3 epochs
+    for run in runs:  # each run within the step budget, but never under 3 epochs or MIN_STEPS steps
         recipe = run.recipe()
         per_epoch = math.ceil(run.n / recipe.n_fingerprints)
-        assert recipe.epochs >= 3 and recipe.epochs * per_epoch <= max(bench.STEP_BUDGET, 3 * per_epoch)
+        steps = recipe.epochs * per_epoch
+        assert recipe.epochs >= 3 and bench.MIN_STEPS <= steps <= max(bench.STEP_BUDGET, 3 * per_epoch, bench.MIN_STEPS)
+        assert recipe.epochs <= bench.MAX_EPOCHS or steps < bench.MIN_STEPS + per_epoch
+        # the rate decays over the large sets only
+        assert recipe.lr_schedule == ("cosine" if run.n >= bench.DECAY_FROM_N else "constant")
 
 
 def test_one_run_is_measured_and_reported():
