@@ -237,7 +237,7 @@ def grid_preamble(attack: FinetuneAttack, base_ppl: float, quick: bool, only: li
 def precision_text(recipe: InjectConfig) -> str:
     """What mixed_precision resolved to here ("auto" depends on the machine)."""
     on = uses_bf16(recipe.mixed_precision, torch.device(default_device()))
-    return f"bf16 forward passes {'on' if on else 'off'} on this machine"
+    return f"bf16 forward passes {'on' if on else 'off'} here"
 
 
 def with_changes(run: Run, changes: dict) -> Run:
