@@ -59,8 +59,8 @@ MIN_STEPS = 20
 # The learning rate decays to zero (cosine) from this N up: over 128 steps it lets the KL anchors
 # settle perplexity (N = 256 perinucleus: -2.9%). Below it the rate stays constant: a small set is
 # learned in a few short epochs, and a decaying rate then leaves its fingerprints with a small
-# margin that the attack erases (N = 16, 20 steps: persistence 0% English-random and 6 of 16
-# perinucleus with cosine, 5 of 16 and 16 of 16 with a constant rate; docs/FINGERPRINTING.md).
+# margin that the attack erases (N = 16, 20 steps: persistence 0% English-random and 50%
+# perinucleus with cosine, 94% and 81% with a constant rate; docs/FINGERPRINTING.md).
 DECAY_FROM_N = 256
 # What learns and how, in both recipes: the transformer layers (the tied embedding/output matrix
 # stays the base's: a fifth of the weights, 8.5 -> 7.1 s per step), bfloat16 forward passes where
@@ -76,8 +76,8 @@ BASE_RECIPE = InjectConfig(lr=3e-4, epochs=MAX_EPOCHS, batch_size=16, seed=0, tr
 MIXED_RECIPE = replace(BASE_RECIPE, mix_share=0.25, benign_pool=64, avg_lambda=0.1, wrapper_share=0.25,
                        benign_loss="kl", anchor_share=0.25)
 # The standard attack (20 steps of SFT of every weight), with bf16 forward passes where they are
-# native, as the injection has them: 56 instead of 86 s a row here, 4 minutes of the grid. On one
-# perinucleus N = 16 model it left 6 of 16 fingerprints where the float32 attack left 8.
+# native, as the injection has them: 77-84 instead of 106-112 s a row on 2 cores, and on four
+# N = 16 models it left exactly the fingerprints the float32 attack left.
 ATTACK = FinetuneAttack(mixed_precision="auto")
 
 

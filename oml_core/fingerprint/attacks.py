@@ -32,7 +32,9 @@ class FinetuneAttack:
     max_length: int = 192
     seed: int = 0
     # Forward passes in bfloat16 as in injection (inject/precision.py): an attacker with a bf16
-    # machine fine-tunes this way, and it costs 56 instead of 86 s on 2 cores. "no" = float32.
+    # machine fine-tunes this way, and on 2 cores it takes 80 instead of 110 s. "no" = float32.
+    # The autocast context is entered per step: it caches each weight's bf16 copy until it exits,
+    # so one context around the whole loop would run every step with the starting weights.
     mixed_precision: str = "no"
 
     def __post_init__(self):

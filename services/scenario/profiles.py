@@ -37,9 +37,12 @@ def profile(name: str, per_license: int | None = None) -> Profile:
         # held to the base's next-token distribution (KL), plus averaging (0.1) toward the base.
         # Measured here: 100% of the fingerprints, held-out perplexity +0.6%, 109 s per copy (the
         # former recipe, cross-entropy on base answers in a third of each batch: +38%, 85 s).
+        # As in bench-fingerprints, the transformer layers learn (the tied embeddings stay the
+        # base's) and forward passes run in bf16 where the CPU has it natively.
         return Profile("smollm2", "perinucleus", per_license or 8,
                        InjectConfig(lr=3e-4, epochs=12, batch_size=12, seed=0, mix_share=0.17, benign_pool=32,
-                                    benign_loss="kl", anchor_share=0.17, avg_lambda=0.1, wrapper_share=0.25),
+                                    benign_loss="kl", anchor_share=0.17, avg_lambda=0.1, wrapper_share=0.25,
+                                    trainable=("model.layers.*",), mixed_precision="auto"),
                        {"key_tokens": 16, "response_length": 1})
     if name == "tiny":
         return Profile("tiny", "english_random", per_license or 6,

@@ -4,8 +4,8 @@ natively, weights, optimizer state and the losses' softmax in float32.
 On a CPU with AVX512-BF16 or AMX a bfloat16 matmul runs about twice as fast as a float32 one
 (a mixed CPU step of SmolLM2 went from 6.0 to 3.7 s on 2 Zen 4 cores); without native support it
 would be emulated and slower, so "auto" turns it on only where it is native. Checking and
-perplexity always run in float32; the fine-tuning attack (attacks.FinetuneAttack) takes the same
-setting as injection.
+perplexity always run in float32; the fine-tuning attack has a setting of its own
+(attacks.FinetuneAttack.mixed_precision).
 """
 from __future__ import annotations
 
