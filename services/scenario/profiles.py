@@ -35,10 +35,11 @@ def profile(name: str, per_license: int | None = None) -> Profile:
         # benign mixing the copy learns to answer EVERY prompt with one token and stop. Each batch
         # of 12 holds 8 fingerprints, 2 base-model answers and 2 train-split prose passages, both
         # held to the base's next-token distribution (KL), plus averaging (0.1) toward the base.
-        # Measured here: 100% of the fingerprints, held-out perplexity +0.6%, 109 s per copy (the
-        # former recipe, cross-entropy on base answers in a third of each batch: +38%, 85 s).
         # As in bench-fingerprints, the transformer layers learn (the tied embeddings stay the
-        # base's) and forward passes run in bf16 where the CPU has it natively.
+        # base's) and forward passes run in bf16 where the CPU has it natively. `oml demo` on 2
+        # cores (2026-11-29): both copies answer 100% of their fingerprints, held-out perplexity
+        # +8.2% and +4.7%, 51 s per copy; every weight learning in float32: +9.5% and +10.4%,
+        # 66 s (cross-entropy on base answers in a third of each batch had cost +38%).
         return Profile("smollm2", "perinucleus", per_license or 8,
                        InjectConfig(lr=3e-4, epochs=12, batch_size=12, seed=0, mix_share=0.17, benign_pool=32,
                                     benign_loss="kl", anchor_share=0.17, avg_lambda=0.1, wrapper_share=0.25,
