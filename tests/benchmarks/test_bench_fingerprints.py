@@ -113,4 +113,4 @@ def test_recipe_changes_are_validated_and_named_in_the_command(capsys):
     from oml_core.fingerprint.inject.precision import native_bf16
 
     # "auto" is machine-dependent, so the record says what it resolved to.
-    assert f"bf16 forward passes {'on' if native_bf16(torch.device('cpu')) else 'off'} on this machine" in text
+    assert f"bf16 forward passes {'on' if native_bf16(torch.device('cpu')) else 'off'} here" in text
