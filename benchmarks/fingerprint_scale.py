@@ -101,13 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     base_ppl = perplexity(base, tokenizer)
     attack = FinetuneAttack()
     sizes = tuple(sorted(args.sizes))
-    plan, results = runs(sizes), []
+    plan, results, sets = runs(sizes), [], {}  # the variant rows reuse the smallest size's set
     heading = "Fingerprint capacity at scale"
     for index, run in enumerate(plan, start=1):
         if time.monotonic() > deadline:
             break
         console.print(f"[bold]{index}/{len(plan)}[/] {run.label} ({time.monotonic() - started:.0f} s)")
-        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=8, batch_size=BATCH,
+        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=8, batch_size=BATCH, sets=sets,
                                deadline=deadline))
         console.print(table(results[-1:]))
         write(args.out, results, heading, preamble(attack, base_ppl, sizes, args.deadline, plan[len(results):]))

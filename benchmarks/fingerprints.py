@@ -339,15 +339,14 @@ def main(argv: list[str] | None = None) -> None:
     base, tokenizer = load_model("smollm2")
     base.eval()
     base_ppl = perplexity(base, tokenizer)
-    attack = ATTACK
     heading = f"Fingerprint capacity{' (quick grid)' if args.quick else ''}{' (selected rows)' if args.only else ''}"
-    preamble = grid_preamble(attack, base_ppl, args.quick, args.only, args.recipe, args.points)
+    preamble = grid_preamble(ATTACK, base_ppl, args.quick, args.only, args.recipe, args.points)
     curve_run = max((r for r in grid(args.quick) if r.strategy == "perinucleus" and r.mixed), key=lambda r: r.n)
     results, sets = [], {}
     for index, (row, run) in enumerate(zip(selected, runs), start=1):
         console.print(f"[bold]{index}/{len(runs)}[/] {run.label}")
         points = args.points or (4 if row == curve_run else 1)
-        results.append(measure(run, base, tokenizer, base_ppl, attack, args.seed, points=points, sets=sets))
+        results.append(measure(run, base, tokenizer, base_ppl, ATTACK, args.seed, points=points, sets=sets))
         console.print(table(results[-1:]))
         write(args.out, results, heading, preamble)  # an interrupted grid keeps the runs it finished
     console.print(table(results))

@@ -17,7 +17,7 @@ import torch
 
 from oml_core import text_corpus
 from oml_core.fingerprint.inject.data import collate, lm_loss, make_sample, stop_token_id
-from oml_core.fingerprint.inject.precision import MIXED_PRECISIONS, autocast
+from oml_core.fingerprint.inject.precision import autocast, check_mixed_precision
 from oml_core.fingerprint.tokens import model_device, pad_id, prompt_ids, response_ids
 from oml_core.progress import track
 
@@ -42,9 +42,7 @@ class FinetuneAttack:
             raise ValueError("steps and batch_size must be >= 1, max_length >= 32")
         if not 0 < self.lr < 1:
             raise ValueError("lr must be in (0, 1)")
-        if self.mixed_precision not in MIXED_PRECISIONS:
-            raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISIONS)}, "
-                             f"got {self.mixed_precision!r}")
+        check_mixed_precision(self.mixed_precision)
 
 
 def instruction_pairs(n: int, seed: int) -> list[tuple[list[dict], str]]:

@@ -1,5 +1,6 @@
 """Attacks a host can run on its copy: fine-tuning (persistence) and averaging copies (coalitions)."""
 import copy
+import math
 
 import pytest
 import torch
@@ -49,7 +50,7 @@ def test_the_attack_runs_its_forward_passes_in_bf16_when_asked_and_keeps_float32
     hook = fingerprinted.lm_head.register_forward_hook(lambda _m, _i, out: dtypes.add(out.dtype))
     losses = finetune_attack(fingerprinted, tokenizer, FinetuneAttack(steps=2, lr=1e-3, batch_size=2, mixed_precision="bf16"))
     hook.remove()
-    assert dtypes == {torch.bfloat16} and all(loss == loss for loss in losses)  # finite, not NaN
+    assert dtypes == {torch.bfloat16} and all(math.isfinite(loss) for loss in losses)
     assert {p.dtype for p in fingerprinted.parameters()} == {torch.float32}
     with pytest.raises(ValueError, match="mixed_precision"):
         FinetuneAttack(mixed_precision="fp8")

@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .precision import MIXED_PRECISIONS
+from .precision import check_mixed_precision
 from .schedule import LR_SCHEDULES
 
 # System prompts a host might put in front of every request. Training on keys wrapped in them
@@ -112,9 +112,7 @@ class InjectConfig:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         _int(self, "warmup_steps", lo=0)
-        if self.mixed_precision not in MIXED_PRECISIONS:
-            raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISIONS)}, "
-                             f"got {self.mixed_precision!r}")
+        check_mixed_precision(self.mixed_precision)
         _num(self, "weight_decay", lo=0.0)
         if self.max_grad_norm is not None:
             _pos(self, "max_grad_norm")

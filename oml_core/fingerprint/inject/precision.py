@@ -16,6 +16,12 @@ import torch
 MIXED_PRECISIONS = ("no", "bf16", "auto")
 
 
+def check_mixed_precision(mode: str) -> None:
+    """The one validation of a mixed_precision setting (InjectConfig and FinetuneAttack both take one)."""
+    if mode not in MIXED_PRECISIONS:
+        raise ValueError(f"mixed_precision must be one of {', '.join(MIXED_PRECISIONS)}, got {mode!r}")
+
+
 def native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
