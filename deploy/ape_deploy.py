@@ -12,6 +12,7 @@ from ape import accounts, networks, project
 
 from oml_core.chain.deployment import (
     CONTRACT_NAMES,
+    ClaimParams,
     Deployment,
     VerifierParams,
     default_deployment_path,
@@ -25,22 +26,22 @@ def _abi(container) -> list:
 
 def main() -> None:
     deployer = accounts.test_accounts[0]
-    verifier = VerifierParams()
+    verifier, claim_params = VerifierParams(), ClaimParams()
     # the ClaimManager is the fifth creation; the four before it are given its address
     claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
     registry = project.ModelRegistry.deploy(claim_manager, sender=deployer)
     verifiers = project.VerifierRegistry.deploy(*verifier.as_args(), claim_manager, sender=deployer)
     licenses = project.LicenseManager.deploy(registry, claim_manager, sender=deployer)
     usage = project.UsageSettlement.deploy(registry, licenses, claim_manager, sender=deployer)
-    claims = project.ClaimManager.deploy(registry, licenses, verifiers, usage, sender=deployer)
+    claims = project.ClaimManager.deploy(registry, licenses, verifiers, usage, *claim_params.as_args(),
+                                         sender=deployer)
     instances = dict(zip(CONTRACT_NAMES, (registry, verifiers, licenses, usage, claims)))
     addresses = {name: instance.address for name, instance in instances.items()}
     abis = {name: _abi(getattr(project, name)) for name in CONTRACT_NAMES}
     deployment = Deployment(chain_id=networks.provider.chain_id, rpc_url=getattr(networks.provider, "uri", ""),
                             deployer=deployer.address, block_number=networks.provider.get_receipt(registry.txn_hash).block_number,
                             addresses=addresses, abis=abis,
-                            verifier_params={"minStake": verifier.min_stake, "unbondingPeriod": verifier.unbonding_period,
-                                             "penaltyBps": verifier.penalty_bps})
+                            verifier_params=verifier.as_json(), claim_params=claim_params.as_json())
     path = deployment.save(default_deployment_path())
     for name, address in addresses.items():
         print(f"{name:17} {address}")

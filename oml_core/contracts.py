@@ -19,7 +19,9 @@ from oml_core.chain.deployment import Deployment
 
 @dataclass(frozen=True)
 class ClaimInput:
-    """ClaimManager.ClaimInput: what a claimant reveals."""
+    """ClaimManager.ClaimInput: what a claimant reveals. An UNPERMITTED_USE claim also carries the
+    host's AnswerReceipt (``answer_hash``, ``served_at``, ``receipt_permission`` and its signature
+    ``receipt``); other kinds carry only ``served_at``."""
 
     kind: td.ClaimKind
     subject_id: int
@@ -29,6 +31,18 @@ class ClaimInput:
     proof: list[bytes] = field(default_factory=list)
     evidence_hash: bytes = b"\0" * 32
     family_id: int = 0
+    served_at: int = 0
+    answer_hash: bytes = b"\0" * 32
+    receipt_permission: bytes = td.NO_PERMISSION
+    receipt: bytes = b""
+
+    @classmethod
+    def unpermitted_use(cls, receipt: td.AnswerReceipt, signature: bytes, response_hash: bytes, salt: bytes,
+                        proof: list[bytes], evidence_hash: bytes) -> ClaimInput:
+        """The claim an answer receipt supports: the receipt names license, query and time."""
+        return cls(td.ClaimKind.UNPERMITTED_USE, receipt.license_id, receipt.query_hash, response_hash, salt,
+                   list(proof), evidence_hash, served_at=receipt.served_at, answer_hash=receipt.response_hash,
+                   receipt_permission=receipt.permission, receipt=bytes(signature))
 
     @property
     def leaf(self) -> bytes:
@@ -38,11 +52,13 @@ class ClaimInput:
 
     def attestation(self, claimant: str) -> td.ClaimAttestation:
         """What verifiers sign for this claim when `claimant` is the one who opens it."""
-        return td.ClaimAttestation(self.subject_id, int(self.kind), self.leaf, self.evidence_hash, claimant)
+        return td.ClaimAttestation(self.subject_id, int(self.kind), self.leaf, self.evidence_hash, self.served_at,
+                                   claimant)
 
     def as_tuple(self) -> tuple:
         return (int(self.kind), self.subject_id, self.family_id, self.query_hash, self.response_hash,
-                self.salt, list(self.proof), self.evidence_hash)
+                self.salt, list(self.proof), self.evidence_hash, self.served_at, self.answer_hash,
+                self.receipt_permission, self.receipt)
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,10 @@ class OpenedClaim:
     @property
     def deadline(self) -> int:
         return self.record[8]
+
+    @property
+    def served_at(self) -> int:
+        return self.record[12]
 
 
 class OMLContracts:
@@ -85,6 +105,10 @@ class OMLContracts:
 
     @property
     def permission_domain(self) -> td.Domain:
+        return self.domain("ClaimManager")
+
+    @property
+    def receipt_domain(self) -> td.Domain:
         return self.domain("ClaimManager")
 
     @property
@@ -121,11 +145,20 @@ class OMLContracts:
 
     # ------------------------------------------------------------------ hosts
 
-    def acquire_license(self, host_key: str, model_id: int, endpoint: str, stake: int) -> int:
+    def acquire_license(self, host_key: str, model_id: int, endpoint: str, stake: int,
+                        receipt_signer: str | None = None) -> int:
+        """`receipt_signer`: the key the gateway signs answer receipts with (default: the host's own)."""
         _, _, terms_hash = self.current_terms(model_id)
+        signer = receipt_signer or Account.from_key(host_key).address
         receipt = self.sender(host_key).send(
-            self.licenses.functions.acquireLicense(model_id, endpoint, terms_hash), value=stake)
+            self.licenses.functions.acquireLicense(model_id, endpoint, terms_hash, signer), value=stake)
         return self.event(self.licenses, "LicenseAcquired", receipt)["licenseId"]
+
+    def license_start(self, license_id: int) -> int:
+        """When a license began: σ issued earlier, and answers served earlier, count for nothing."""
+        lic = self.license(license_id)
+        period = self.registry.functions.terms(lic["modelId"], lic["termsVersion"]).call()[5]
+        return lic["expiresAt"] - period
 
     def license(self, license_id: int) -> dict:
         names = [c["name"] for c in self.licenses.get_function_by_name("getLicense").abi["outputs"][0]["components"]]
@@ -162,6 +195,21 @@ class OMLContracts:
 
     def join_verifier(self, key: str, stake: int):
         return self.sender(key).send(self.verifiers.functions.join(), value=stake)
+
+    def activate_verifier(self, key: str, verifier: str):
+        """Makes `verifier`'s pending stake count (after the activation delay); anyone may send it."""
+        return self.sender(key).send(self.verifiers.functions.activate(verifier))
+
+    def revoke_signer(self, admin_key: str, model_id: int, new_signer: str):
+        return self.sender(admin_key).send(self.registry.functions.revokeSigner(model_id, new_signer))
+
+    def quorum_stake(self) -> int:
+        """Counted verifier stake a claim's attesters must hold now (two thirds of the active stake)."""
+        return self.verifiers.functions.quorumStake().call()
+
+    def claim_config(self) -> tuple[int, int, int]:
+        """ClaimManager's (clockSkew, enabledKinds, maxChallengeWindow)."""
+        return tuple(self.claims.functions.config().call())
 
     def attest(self, verifier_key: bytes, claim: ClaimInput, claimant: str) -> bytes:
         """A verifier's attestation of `claim`, for `claimant` (an address) to open."""
@@ -204,7 +252,7 @@ class OMLContracts:
 
 
 _RECORD_FIELDS = ("kind", "subjectId", "modelId", "claimant", "accused", "bond", "slashAmount", "reward",
-                  "deadline", "queryHash", "leaf", "attestersHash")
+                  "deadline", "queryHash", "leaf", "attestersHash", "servedAt", "notBefore")
 
 
 def _record_tuple(record) -> tuple:

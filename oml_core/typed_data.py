@@ -46,7 +46,11 @@ USAGE_VOUCHER_TYPE = (
 )
 CLAIM_ATTESTATION_TYPE = (
     "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,"
-    "address claimant)"
+    "uint64 servedAt,address claimant)"
+)
+ANSWER_RECEIPT_TYPE = (
+    "AnswerReceipt(uint256 licenseId,bytes32 queryHash,bytes32 responseHash,uint64 servedAt,"
+    "bytes32 permission)"
 )
 LICENSE_AGREEMENT_TYPE = (
     "LicenseAgreement(uint256 modelId,address host,bytes32 termsHash,bytes32 endpointHash)"
@@ -56,6 +60,7 @@ EIP712_DOMAIN_TYPEHASH = keccak(text=EIP712_DOMAIN_TYPE)
 PERMISSION_TYPEHASH = keccak(text=PERMISSION_TYPE)
 USAGE_VOUCHER_TYPEHASH = keccak(text=USAGE_VOUCHER_TYPE)
 CLAIM_ATTESTATION_TYPEHASH = keccak(text=CLAIM_ATTESTATION_TYPE)
+ANSWER_RECEIPT_TYPEHASH = keccak(text=ANSWER_RECEIPT_TYPE)
 LICENSE_AGREEMENT_TYPEHASH = keccak(text=LICENSE_AGREEMENT_TYPE)
 
 # secp256k1 group order; EIP-2 accepts only s <= n/2 so a signature cannot be malleated.
@@ -248,7 +253,8 @@ class UsageVoucher(_Message):
 @dataclass(frozen=True)
 class ClaimAttestation(_Message):
     """A verifier's attestation of a claim that ``claimant`` will open (naming the claimant stops
-    anyone from copying a pending openClaim and taking the reward). ``kind`` is range-checked as
+    anyone from copying a pending openClaim and taking the reward), including when the answer was
+    served: a σ clears the host only if it was issued no later. ``kind`` is range-checked as
     uint8 only (not as a known ``ClaimKind``) so tests can sign kinds the contract must reject."""
 
     PRIMARY_TYPE = "ClaimAttestation"
@@ -259,6 +265,7 @@ class ClaimAttestation(_Message):
         ("kind", "uint8"),
         ("leaf", "bytes32"),
         ("evidenceHash", "bytes32"),
+        ("servedAt", "uint64"),
         ("claimant", "address"),
     )
 
@@ -266,7 +273,36 @@ class ClaimAttestation(_Message):
     kind: int
     leaf: bytes
     evidence_hash: bytes
+    served_at: int
     claimant: str
+
+
+NO_PERMISSION = b"\0" * 32  # AnswerReceipt.permission of an answer served without σ
+
+
+@dataclass(frozen=True)
+class AnswerReceipt(_Message):
+    """What a host's gateway signs for every answer, with the license's receipt signer key:
+    it served ``response_hash`` (keccak of the whole answer text) for ``query_hash`` at
+    ``served_at`` under the σ whose struct hash is ``permission`` (``NO_PERMISSION``: none).
+    It is the evidence an UNPERMITTED_USE claim rests on, so no one but the host can produce it."""
+
+    PRIMARY_TYPE = "AnswerReceipt"
+    TYPE_STRING = ANSWER_RECEIPT_TYPE
+    TYPEHASH = ANSWER_RECEIPT_TYPEHASH
+    FIELDS = (
+        ("licenseId", "uint256"),
+        ("queryHash", "bytes32"),
+        ("responseHash", "bytes32"),
+        ("servedAt", "uint64"),
+        ("permission", "bytes32"),
+    )
+
+    license_id: int
+    query_hash: bytes
+    response_hash: bytes
+    served_at: int
+    permission: bytes
 
 
 @dataclass(frozen=True)
@@ -436,6 +472,8 @@ def permission_usage_leaf(permission: Permission) -> bytes:
 
 
 __all__ = [
+    "ANSWER_RECEIPT_TYPE",
+    "ANSWER_RECEIPT_TYPEHASH",
     "BPS_DENOMINATOR",
     "CLAIM_ATTESTATION_TYPE",
     "CLAIM_ATTESTATION_TYPEHASH",
@@ -445,10 +483,12 @@ __all__ = [
     "EIP712_DOMAIN_TYPEHASH",
     "LICENSE_AGREEMENT_TYPE",
     "LICENSE_AGREEMENT_TYPEHASH",
+    "NO_PERMISSION",
     "PERMISSION_TYPE",
     "PERMISSION_TYPEHASH",
     "USAGE_VOUCHER_TYPE",
     "USAGE_VOUCHER_TYPEHASH",
+    "AnswerReceipt",
     "ClaimAttestation",
     "ClaimKind",
     "Domain",

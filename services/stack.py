@@ -17,9 +17,9 @@ from typing import Self
 from eth_account import Account
 
 from oml_core import typed_data as td
-from oml_core.chain.anvil import AnvilNode, free_port
+from oml_core.chain.anvil import AnvilNode, advance_time, free_port
 from oml_core.chain.client import connect
-from oml_core.chain.deployment import VerifierParams, deploy
+from oml_core.chain.deployment import ClaimParams, VerifierParams, deploy
 from oml_core.contracts import OMLContracts
 from oml_core.fingerprint.commit import commitment_root
 from oml_core.fingerprint.record import Fingerprint
@@ -32,7 +32,10 @@ LOCAL_TERMS = td.Terms(
     quota=1_000_000, license_period=365 * 86400, challenge_window=60, unbonding_period=120,
     slash_bps=5_000, claimant_reward_bps=2_000,
 )
-LOCAL_VERIFIER_PARAMS = VerifierParams(min_stake=ETH, unbonding_period=86400, penalty_bps=2_000)
+# Verifier stake counts 90 s after joining (longer than the 60 s window); up() moves the chain on.
+LOCAL_VERIFIER_PARAMS = VerifierParams(min_stake=ETH, unbonding_period=86400, penalty_bps=2_000, activation_delay=90)
+# Claims open 2 s after their answer (on a real network: minutes, the clocks' worst disagreement).
+LOCAL_CLAIM_PARAMS = ClaimParams(clock_skew=2)
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,10 @@ class LocalChain:
     """anvil + deployed contracts + one registered model (owners admin 3 : owner_b 1) + verifiers."""
 
     def __init__(self, workdir: Path, terms: td.Terms = LOCAL_TERMS, n_hosts: int = 2,
-                 n_verifiers: int = 4, n_provers: int = 1, verifier_params: VerifierParams = LOCAL_VERIFIER_PARAMS):
+                 n_verifiers: int = 4, n_provers: int = 1, verifier_params: VerifierParams = LOCAL_VERIFIER_PARAMS,
+                 claim_params: ClaimParams = LOCAL_CLAIM_PARAMS):
         self.workdir = Path(workdir)
-        self.terms, self.verifier_params = terms, verifier_params
+        self.terms, self.verifier_params, self.claim_params = terms, verifier_params, claim_params
         self.node = AnvilNode(accounts=3 + n_hosts + n_verifiers + n_provers + 1)
         self._counts = (n_hosts, n_verifiers, n_provers)
         self.w3 = self.deployment = self.oml = self.accounts = None
@@ -88,7 +92,8 @@ class LocalChain:
         self.node.start()
         self.w3 = connect(self.node.url)
         self.accounts = Accounts.from_keys(self.node.private_keys, *self._counts)
-        self.deployment = deploy(self.w3, self.accounts.admin, self.verifier_params, rpc_url=self.node.url)
+        self.deployment = deploy(self.w3, self.accounts.admin, self.verifier_params, rpc_url=self.node.url,
+                                 claims=self.claim_params)
         self.deployment.save(self.deployment_path)
         self.oml = OMLContracts(self.w3, self.deployment)
         a = self.accounts
@@ -96,7 +101,16 @@ class LocalChain:
                                                 address_of(a.signer), self.terms)
         for key in a.verifiers:  # five times the minimum: one penalty must not deactivate a verifier
             self.oml.join_verifier(key, 5 * self.verifier_params.min_stake)
+        # Stake counts only after the activation delay: move the chain past it (the services stamp
+        # protocol time, which follows the chain: oml_core/chain/clock.py).
+        advance_time(self.w3, self.verifier_params.activation_delay + 1)
+        for key in a.verifiers:
+            self.oml.activate_verifier(a.admin, address_of(key))
         return self
+
+    def after_clock_skew(self) -> None:
+        """Moves the chain one clock skew on, so claims about the answers served so far may open."""
+        advance_time(self.w3, self.claim_params.clock_skew + 1)
 
     def add_license(self, host_key: str, fingerprints: list[Fingerprint], weights_hash: bytes,
                     endpoint: str = "", stake: int = 20 * ETH, escrow: int = ETH) -> int:

@@ -16,6 +16,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     error LicenseManager__TermsChanged(bytes32 expected, bytes32 current);
     error LicenseManager__InsufficientStake(uint256 required, uint256 sent);
     error LicenseManager__BadEndpoint();
+    error LicenseManager__ZeroReceiptSigner();
     error LicenseManager__NotHost(uint256 licenseId, address caller);
     error LicenseManager__NotModelAdmin(uint256 licenseId, address caller);
     error LicenseManager__NotActive(uint256 licenseId);
@@ -32,7 +33,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
 
     event LicenseAcquired(
         uint256 indexed licenseId, uint256 indexed modelId, address indexed host, uint256 stake,
-        uint32 termsVersion, bytes32 agreementHash, uint256 expiresAt, string endpoint
+        uint32 termsVersion, bytes32 agreementHash, uint256 expiresAt, string endpoint, address receiptSigner
     );
     event StakeAdded(uint256 indexed licenseId, uint256 amount, uint256 stake);
     event FingerprintCommitmentSet(uint256 indexed licenseId, bytes32 fingerprintRoot, bytes32 weightsHash);
@@ -58,6 +59,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
         bytes32 weightsHash;
         bytes32 agreementHash;
         string endpoint;
+        address receiptSigner;
     }
 
     IModelRegistry private immutable _registry;
@@ -73,12 +75,16 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     /// @param modelId The model to host.
     /// @param endpoint Where the host serves users (an https URL); LEAK claims refer to it.
     /// @param termsHash Hash of the terms the host agrees to; guards against a terms change in flight.
+    /// @param receiptSigner Key the host's gateway signs every answer's receipt with (an EOA, so
+    /// that a host account that is a contract still yields evidence). Fixed for the license's
+    /// life: a host that could change it could disown the receipts it already gave.
     /// @return licenseId The new license.
-    function acquireLicense(uint256 modelId, string calldata endpoint, bytes32 termsHash)
+    function acquireLicense(uint256 modelId, string calldata endpoint, bytes32 termsHash, address receiptSigner)
         external
         payable
         returns (uint256 licenseId)
     {
+        if (receiptSigner == address(0)) revert LicenseManager__ZeroReceiptSigner();
         (uint32 version, Terms memory t, bytes32 current) = _registry.currentTerms(modelId);
         if (termsHash != current) revert LicenseManager__TermsChanged(termsHash, current);
         if (msg.value < t.minStake) revert LicenseManager__InsufficientStake(t.minStake, msg.value);
@@ -94,6 +100,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
         l.quota = t.quota;
         l.agreementHash = agreementHash(modelId, msg.sender, termsHash, endpoint);
         l.endpoint = endpoint;
+        l.receiptSigner = receiptSigner;
         _emitAcquired(licenseId, l);
     }
 
@@ -185,16 +192,26 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     }
 
     /// @notice What a claim against `licenseId` needs; reverts when the stake is no longer slashable.
+    /// @dev The license began at expiresAt − the terms' licensePeriod, which the claim reads with
+    /// the rest of the terms (no extra slot here).
     function claimInfo(uint256 licenseId)
         external
         view
-        returns (uint256 modelId, uint32 termsVersion, uint256 stake, bytes32 fingerprintRoot, address host)
+        returns (
+            uint256 modelId,
+            uint32 termsVersion,
+            uint256 stake,
+            bytes32 fingerprintRoot,
+            address host,
+            uint256 expiresAt,
+            address receiptSigner
+        )
     {
         License storage l = _licenses[licenseId];
         if (l.status != LicenseStatus.Active && l.status != LicenseStatus.Exiting) {
             revert LicenseManager__NotSlashable(licenseId);
         }
-        return (l.modelId, l.termsVersion, l.stake, l.fingerprintRoot, l.host);
+        return (l.modelId, l.termsVersion, l.stake, l.fingerprintRoot, l.host, l.expiresAt, l.receiptSigner);
     }
 
     /// @notice What settling a usage voucher needs.
@@ -232,7 +249,15 @@ contract LicenseManager is TypedData, ClaimManagerBound {
 
     function _emitAcquired(uint256 licenseId, License storage l) private {
         emit LicenseAcquired(
-            licenseId, l.modelId, l.host, l.stake, l.termsVersion, l.agreementHash, l.expiresAt, l.endpoint
+            licenseId,
+            l.modelId,
+            l.host,
+            l.stake,
+            l.termsVersion,
+            l.agreementHash,
+            l.expiresAt,
+            l.endpoint,
+            l.receiptSigner
         );
     }
 

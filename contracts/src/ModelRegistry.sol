@@ -19,6 +19,7 @@ contract ModelRegistry is ClaimManagerBound {
     error ModelRegistry__DuplicateOwner(address owner);
     error ModelRegistry__ZeroShares(address owner);
     error ModelRegistry__ZeroSigner();
+    error ModelRegistry__SameSigner(address signer);
     error ModelRegistry__InvalidTerms(string reason);
     error ModelRegistry__WrongRegistrationStake(uint256 expected, uint256 sent);
     error ModelRegistry__LineageTooDeep();
@@ -38,6 +39,7 @@ contract ModelRegistry is ClaimManagerBound {
     event OwnerShare(uint256 indexed modelId, address indexed owner, uint256 shares);
     event TermsUpdated(uint256 indexed modelId, uint32 indexed version, bytes32 termsHash, Terms terms);
     event SignerRotationProposed(uint256 indexed modelId, address indexed newSigner, uint256 effectiveAt);
+    event SignerRevoked(uint256 indexed modelId, address indexed revoked, address indexed newSigner);
     event LineageRootSet(uint256 indexed modelId, bytes32 lineageRoot);
     event RegistrationSlashed(uint256 indexed modelId, uint256 amount);
     event RetirementRequested(uint256 indexed modelId, uint256 unbondAt);
@@ -144,6 +146,23 @@ contract ModelRegistry is ClaimManagerBound {
         emit SignerRotationProposed(modelId, newSigner, at);
     }
 
+    /// @notice Replaces a compromised permission signer at once (no rotation delay): σ it signs
+    /// with an issue time from now on clear nothing. A pending rotation is dropped with it.
+    /// @dev σ issued before now stay valid, so an honest host keeps what it was given; revoking
+    /// cannot reach back, or a greedy admin could void the σ of hosts it wants slashed.
+    function revokeSigner(uint256 modelId, address newSigner) external {
+        Model storage m = _onlyAdmin(modelId);
+        if (newSigner == address(0)) revert ModelRegistry__ZeroSigner();
+        _settleRotation(modelId, m);
+        address revoked = m.permissionSigner;
+        if (newSigner == revoked) revert ModelRegistry__SameSigner(newSigner);
+        _signerReplacedAt[modelId][revoked] = block.timestamp;
+        m.permissionSigner = newSigner;
+        m.pendingSigner = address(0);
+        m.signerSwitchAt = 0;
+        emit SignerRevoked(modelId, revoked, newSigner);
+    }
+
     /// @notice Starts the unbonding of a derived model's registration stake.
     function requestRetirement(uint256 modelId) external {
         Model storage m = _onlyAdmin(modelId);
@@ -247,13 +266,20 @@ contract ModelRegistry is ClaimManagerBound {
     }
 
     /// @notice The terms a claim needs, without decoding the whole struct (openClaim is hot).
+    /// @dev licensePeriod shares a slot with the window and the fractions: it costs no extra read.
     function claimTerms(uint256 modelId, uint32 version)
         external
         view
-        returns (uint96 claimBond, uint32 challengeWindow, uint16 slashBps, uint16 claimantRewardBps)
+        returns (
+            uint96 claimBond,
+            uint32 challengeWindow,
+            uint16 slashBps,
+            uint16 claimantRewardBps,
+            uint32 licensePeriod
+        )
     {
         Terms storage t = _terms[modelId][version];
-        return (t.claimBond, t.challengeWindow, t.slashBps, t.claimantRewardBps);
+        return (t.claimBond, t.challengeWindow, t.slashBps, t.claimantRewardBps, t.licensePeriod);
     }
 
     /// @notice Current terms version, terms and their hash.

@@ -59,6 +59,8 @@ contract ClaimManagerTest is ClaimHelpers {
             c.responseHash = keccak256(abi.encode("lineage-r", i));
             c.salt = keccak256(abi.encode("lineage-s", i));
             c.evidenceHash = keccak256(abi.encode("lineage-e", i));
+            // Answered just long enough ago for a claim to open now.
+            c.servedAt = uint64(block.timestamp - CLOCK_SKEW);
             lineageLeaves.push(leafOf(c.queryHash, c.responseHash, c.salt));
         }
         address[] memory o = new address[](1);
@@ -88,11 +90,19 @@ contract ClaimManagerTest is ClaimHelpers {
         c.kind = ClaimKind.ALIGNMENT_BREACH;
         c.subjectId = licenseId;
         c.evidenceHash = evidence;
+        c.servedAt = licenseStart(licenseId);
     }
 
+    /// @dev A LEAK claim carries no receipt (its answer came from a leaked copy, not the gateway).
     function leakInput(uint256 i) internal view returns (ClaimManager.ClaimInput memory c) {
         c = claimInput(i);
         c.kind = ClaimKind.LEAK;
+        c = answeredAt(c, c.servedAt);
+    }
+
+    /// @dev Fixture claim `i` whose answer the gateway served (and receipted) at `servedAt`.
+    function servedAtInput(uint256 i, uint64 servedAt) internal view returns (ClaimManager.ClaimInput memory) {
+        return answeredAt(claimInput(i), servedAt);
     }
 
     function three() internal view returns (uint256[] memory) {
@@ -103,10 +113,11 @@ contract ClaimManagerTest is ClaimHelpers {
         return openAs(claimant, claimInput(i), three());
     }
 
+    /// @dev The host refutes with the σ it held when it served the answer.
     function refuteAsHost(uint256 id, ClaimManager.ClaimRecord memory r) internal {
         bytes memory sigma = sigmaFor(r, 7);
         vm.prank(host);
-        claims.refute(id, r, 7, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 7, r.servedAt, sigma);
     }
 
     function recoverOf(bytes32 digest, bytes memory sig) internal pure returns (address) {
@@ -155,7 +166,7 @@ contract ClaimManagerTest is ClaimHelpers {
     }
 
     function verifierStake(address v) internal view returns (uint256 stake) {
-        (stake,,) = verifiers.verifierInfo(v);
+        (stake,,,) = verifiers.verifierInfo(v);
     }
 
     function assertStatus(uint256 id, ClaimManager.ClaimStatus s) internal view {
@@ -229,6 +240,11 @@ contract ClaimManagerTest is ClaimHelpers {
 
     function test_openClaim_lineage_oddLeafCarriedUp() public {
         setUpLineage();
+        // A small slash fraction, so that three open claims fit in the registration stake.
+        Terms memory t = familyTerms;
+        t.slashBps = 2_000;
+        vm.prank(familyAdmin);
+        registry.updateTerms(familyId, t);
         // With three leaves one of them has a one-element proof (carried up unchanged).
         bool sawShort;
         for (uint256 i; i < 3; ++i) {
@@ -262,6 +278,7 @@ contract ClaimManagerTest is ClaimHelpers {
         uint256 bare = acquire(host, STAKE);
         ClaimManager.ClaimInput memory c = alignmentInput(keccak256("e"));
         c.subjectId = bare;
+        c.servedAt = licenseStart(bare);
         (uint256 id,) = openAs(claimant, c, three());
         assertStatus(id, ClaimManager.ClaimStatus.Open);
     }
@@ -273,11 +290,12 @@ contract ClaimManagerTest is ClaimHelpers {
     }
 
     function test_openClaim_quorumFollowsActiveSet() public {
-        // One verifier leaves: 3 active, quorum ceil(2 × 3 / 3) = 2.
+        // One verifier leaves: 3 ETH active, quorum two thirds of it = 2 ETH, two attesters.
         uint256[] memory s = sortedVerifierPks();
         vm.prank(vm.addr(s[3]));
         verifiers.requestLeave();
-        vm.assertEq(verifiers.quorum(), 2);
+        vm.assertEq(verifiers.activeStake(), 3 ether);
+        vm.assertEq(verifiers.quorumStake(), 2 ether);
         (uint256 id,) = openAs(claimant, claimInput(0), firstVerifiers(2));
         assertStatus(id, ClaimManager.ClaimStatus.Open);
     }
@@ -300,12 +318,22 @@ contract ClaimManagerTest is ClaimHelpers {
     }
 
     function test_openClaim_countsSeveralClaims() public {
-        openDefault(0);
-        openDefault(1);
-        (uint256 id3,) = openAs(claimant, alignmentInput(keccak256("x")), three());
+        // Slash 30 %: three claims reserve 9 of the 10 ETH staked, so all three fit.
+        Terms memory t = terms;
+        t.slashBps = 3_000;
+        vm.prank(admin);
+        registry.updateTerms(modelId, t);
+        (uint256 lic, ClaimManager.ClaimInput[] memory inputs) = licenseWithFingerprints(host, STAKE, 2, "count");
+        openAs(claimant, inputs[0], three());
+        openAs(claimant, inputs[1], three());
+        ClaimManager.ClaimInput memory c = alignmentInput(keccak256("x"));
+        c.subjectId = lic;
+        c.servedAt = licenseStart(lic);
+        (uint256 id3,) = openAs(claimant, c, three());
         vm.assertEq(id3, 3);
         vm.assertEq(claims.claimCount(), 3);
-        vm.assertEq(claims.openClaims(false, licenseId), 3);
+        vm.assertEq(claims.openClaims(false, lic), 3);
+        vm.assertEq(claims.pendingSlash(false, lic), 9 ether);
         vm.assertEq(address(claims).balance, 3 * BOND);
     }
 
@@ -457,8 +485,10 @@ contract ClaimManagerTest is ClaimHelpers {
         claims.execute(id, r);
         // The evidence hash is the key: spent even against another license.
         uint256 other = acquire(host, STAKE);
+        vm.warp(block.timestamp + CLOCK_SKEW);
         ClaimManager.ClaimInput memory c = alignmentInput(e);
         c.subjectId = other;
+        c.servedAt = licenseStart(other);
         bytes[] memory sigs = signAttestation(c, three());
         vm.prank(claimant);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafAlreadyUsed.selector, e, id));
@@ -514,13 +544,13 @@ contract ClaimManagerTest is ClaimHelpers {
     }
 
     function test_openClaim_revert_attestationForAnotherClaim() public {
-        // Only one active verifier, so the quorum is one and the signer check decides alone.
+        // Only one active verifier, so its stake alone is a quorum and the signer check decides.
         uint256[] memory s = sortedVerifierPks();
         for (uint256 i = 1; i < 4; ++i) {
             vm.prank(vm.addr(s[i]));
             verifiers.requestLeave();
         }
-        vm.assertEq(verifiers.quorum(), 1);
+        vm.assertEq(verifiers.quorumStake(), VERIFIER_MIN_STAKE);
         ClaimManager.ClaimInput memory c = claimInput(0);
         ClaimManager.ClaimInput memory other = leakInput(0); // another kind: another digest
         bytes[] memory sigs = signAttestation(other, firstVerifiers(1));
@@ -537,14 +567,17 @@ contract ClaimManagerTest is ClaimHelpers {
         ClaimManager.ClaimInput memory c = claimInput(0);
         bytes[] memory sigs = attest(c, leaves[0], 2);
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 2, 3));
+        // Stake-weighted: 2 of 4 ETH is below two thirds.
+        vm.expectRevert(
+            abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 2 ether, 4 ether)
+        );
         claims.openClaim{value: BOND}(c, sigs);
     }
 
     function test_openClaim_revert_quorumNotReached_noSignatures() public {
         ClaimManager.ClaimInput memory c = claimInput(0);
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 0, 3));
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 0, 4 ether));
         claims.openClaim{value: BOND}(c, new bytes[](0));
     }
 
@@ -555,7 +588,8 @@ contract ClaimManagerTest is ClaimHelpers {
         }
         ClaimManager.ClaimInput memory c = claimInput(0);
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 0, 1));
+        // No active stake at all: nothing can be a quorum (0 × 3 >= 0 × 2 must not pass).
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 0, 0));
         claims.openClaim{value: BOND}(c, new bytes[](0));
     }
 
@@ -594,10 +628,15 @@ contract ClaimManagerTest is ClaimHelpers {
     }
 
     function test_openClaim_revert_attestationReplayedAfterRefute() public {
-        // Verifiers with enough stake to stay active after one penalty.
+        // Verifiers with enough stake to stay active after one penalty (added stake counts
+        // once its activation delay has passed).
         for (uint256 i; i < 4; ++i) {
             vm.prank(vm.addr(verifierPks[i]));
             verifiers.addStake{value: 9 ether}();
+        }
+        vm.warp(block.timestamp + VERIFIER_ACTIVATION);
+        for (uint256 i; i < 4; ++i) {
+            verifiers.activate(vm.addr(verifierPks[i]));
         }
         ClaimManager.ClaimInput memory c = claimInput(0);
         uint256[] memory pks = sortByAddress(three());
@@ -687,10 +726,12 @@ contract ClaimManagerTest is ClaimHelpers {
     // ================================================================ refute
 
     function test_refute_paysBondToAccusedAndKeepsLeafSpent() public {
-        (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
+        // Served two hours into the license, with a σ the host obtained an hour before answering.
+        uint64 servedAt = licenseStart(licenseId) + 2 hours;
+        (uint256 id, ClaimManager.ClaimRecord memory r) = openAs(claimant, servedAtInput(0, servedAt), three());
         uint256 hostBefore = host.balance;
         uint256 claimantBefore = claimant.balance;
-        uint64 issuedAt = uint64(block.timestamp - 1 hours);
+        uint64 issuedAt = servedAt - 1 hours;
         bytes memory sigma = permissionSig(SIGNER_PK, licenseId, r.queryHash, 42, issuedAt);
         vmc.expectEmit(address(claims));
         emit ClaimManager.ClaimRefuted(id, signer, 42, issuedAt);
@@ -712,7 +753,7 @@ contract ClaimManagerTest is ClaimHelpers {
         bytes memory sigma = sigmaFor(r, 1);
         uint256 hostBefore = host.balance;
         vm.prank(address(0xD00D));
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
         vm.assertEq(host.balance, hostBefore + BOND);
         assertStatus(id, ClaimManager.ClaimStatus.Refuted);
     }
@@ -722,34 +763,36 @@ contract ClaimManagerTest is ClaimHelpers {
         uint64 before = uint64(block.timestamp);
         vm.prank(admin);
         registry.proposeSigner(modelId, vm.addr(newPk));
-        vm.warp(block.timestamp + registry.SIGNER_ROTATION_DELAY());
-        (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
-        // Old signer, issued after the switch: refused.
-        bytes memory late = permissionSig(SIGNER_PK, licenseId, r.queryHash, 1, uint64(block.timestamp));
+        uint64 switchAt = uint64(block.timestamp + registry.SIGNER_ROTATION_DELAY());
+        // Both answers served an hour after the switch.
+        uint64 servedAt = switchAt + 1 hours;
+        (uint256 id, ClaimManager.ClaimRecord memory r) = openAs(claimant, servedAtInput(0, servedAt), three());
+        // Old signer, issued after the switch (yet before the answer): refused.
+        bytes memory late = permissionSig(SIGNER_PK, licenseId, r.queryHash, 1, servedAt);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__NotPermissionSigner.selector, signer));
-        claims.refute(id, r, 1, uint64(block.timestamp), late);
+        claims.refute(id, r, 1, servedAt, late);
         // Old signer, issued before the switch: accepted.
         bytes memory early = permissionSig(SIGNER_PK, licenseId, r.queryHash, 1, before);
         claims.refute(id, r, 1, before, early);
         assertStatus(id, ClaimManager.ClaimStatus.Refuted);
         // New signer: accepted.
-        (uint256 id2, ClaimManager.ClaimRecord memory r2) = openDefault(1);
-        bytes memory fresh = permissionSig(newPk, licenseId, r2.queryHash, 2, uint64(block.timestamp));
-        claims.refute(id2, r2, 2, uint64(block.timestamp), fresh);
+        (uint256 id2, ClaimManager.ClaimRecord memory r2) = openAs(claimant, servedAtInput(1, servedAt), three());
+        bytes memory fresh = permissionSig(newPk, licenseId, r2.queryHash, 2, servedAt);
+        claims.refute(id2, r2, 2, servedAt, fresh);
         assertStatus(id2, ClaimManager.ClaimStatus.Refuted);
     }
 
     function test_refute_revert_sigmaByNonSigner() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
-        bytes memory sigma = permissionSig(HOST_PK, licenseId, r.queryHash, 1, uint64(block.timestamp));
+        bytes memory sigma = permissionSig(HOST_PK, licenseId, r.queryHash, 1, r.servedAt);
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__NotPermissionSigner.selector, host));
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
     }
 
     function test_refute_revert_sigmaForAnotherQuery() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
-        uint64 t = uint64(block.timestamp);
+        uint64 t = r.servedAt;
         bytes memory sigma = permissionSig(SIGNER_PK, licenseId, queryHashes[1], 1, t);
         // Checked against the claim's query, the signature recovers some unrelated address.
         address recovered = recoverOf(claims.permissionDigest(licenseId, r.queryHash, 1, t), sigma);
@@ -761,7 +804,7 @@ contract ClaimManagerTest is ClaimHelpers {
 
     function test_refute_revert_sigmaForAnotherLicenseOrSequence() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
-        uint64 t = uint64(block.timestamp);
+        uint64 t = r.servedAt;
         uint256 other = acquire(host, STAKE);
         bytes memory sigma = permissionSig(SIGNER_PK, other, r.queryHash, 1, t);
         address recovered = recoverOf(claims.permissionDigest(licenseId, r.queryHash, 1, t), sigma);
@@ -784,22 +827,22 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.prank(admin);
         registry.registerModel(o, s, vm.addr(otherPk), terms, bytes32(0), keccak256("m2"));
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
-        bytes memory sigma = permissionSig(otherPk, licenseId, r.queryHash, 1, uint64(block.timestamp));
+        bytes memory sigma = permissionSig(otherPk, licenseId, r.queryHash, 1, r.servedAt);
         vm.expectRevert(
             abi.encodeWithSelector(ClaimManager.ClaimManager__NotPermissionSigner.selector, vm.addr(otherPk))
         );
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
     }
 
     function test_refute_revert_badSigmaSignature() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
         bytes memory sigma = sigmaFor(r, 1);
         vm.expectRevert(TypedData.TypedData__BadSignature.selector);
-        claims.refute(id, r, 1, uint64(block.timestamp), malleate(sigma));
+        claims.refute(id, r, 1, r.servedAt, malleate(sigma));
         vm.expectRevert(TypedData.TypedData__BadSignature.selector);
-        claims.refute(id, r, 1, uint64(block.timestamp), bytes.concat(sigma, hex"00"));
+        claims.refute(id, r, 1, r.servedAt, bytes.concat(sigma, hex"00"));
         vm.expectRevert(TypedData.TypedData__BadSignature.selector);
-        claims.refute(id, r, 1, uint64(block.timestamp), withV(sigma, 0));
+        claims.refute(id, r, 1, r.servedAt, withV(sigma, 0));
     }
 
     function test_refute_revert_afterWindow() public {
@@ -808,15 +851,15 @@ contract ClaimManagerTest is ClaimHelpers {
         bytes memory sigma = sigmaFor(r, 1);
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__ChallengeWindowOver.selector, id, r.deadline));
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
     }
 
     function test_refute_revert_notRefutable_lineage() public {
         setUpLineage();
         (uint256 id, ClaimManager.ClaimRecord memory r) = openAs(claimant, lineageInput(0), three());
-        bytes memory sigma = permissionSig(SIGNER_PK, r.subjectId, r.queryHash, 1, uint64(block.timestamp));
+        bytes memory sigma = permissionSig(SIGNER_PK, r.subjectId, r.queryHash, 1, r.servedAt);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__NotRefutable.selector, id, ClaimKind.LINEAGE));
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
     }
 
     function test_refute_revert_notRefutable_alignmentBreach() public {
@@ -825,7 +868,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.expectRevert(
             abi.encodeWithSelector(ClaimManager.ClaimManager__NotRefutable.selector, id, ClaimKind.ALIGNMENT_BREACH)
         );
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
     }
 
     function test_refute_revert_recordMismatch_tampered() public {
@@ -834,20 +877,25 @@ contract ClaimManagerTest is ClaimHelpers {
         ClaimManager.ClaimRecord memory t = copyRecord(r);
         t.accused = address(0xBEEF); // send the bond elsewhere
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__RecordMismatch.selector, id));
-        claims.refute(id, t, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, t, 1, r.servedAt, sigma);
         t = copyRecord(r);
         t.deadline = r.deadline + 1 days; // stretch the window
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__RecordMismatch.selector, id));
-        claims.refute(id, t, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, t, 1, r.servedAt, sigma);
+        t = copyRecord(r);
+        t.servedAt = r.servedAt + 1 days; // let a later σ count
+        bytes memory lateSigma = permissionSig(SIGNER_PK, licenseId, r.queryHash, 1, t.servedAt);
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__RecordMismatch.selector, id));
+        claims.refute(id, t, 1, t.servedAt, lateSigma);
     }
 
     function test_refute_revert_recordMismatch_unknownClaim() public {
         (, ClaimManager.ClaimRecord memory r) = openDefault(0);
         bytes memory sigma = sigmaFor(r, 1);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__RecordMismatch.selector, 2));
-        claims.refute(2, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(2, r, 1, r.servedAt, sigma);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__RecordMismatch.selector, 0));
-        claims.refute(0, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(0, r, 1, r.servedAt, sigma);
     }
 
     function test_refute_revert_wrongStatus() public {
@@ -859,20 +907,20 @@ contract ClaimManagerTest is ClaimHelpers {
                 ClaimManager.ClaimManager__WrongStatus.selector, id, ClaimManager.ClaimStatus.Refuted
             )
         );
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
         claims.penalizeAttesters(id, r, sortedAttesters(3));
         vm.expectRevert(
             abi.encodeWithSelector(
                 ClaimManager.ClaimManager__WrongStatus.selector, id, ClaimManager.ClaimStatus.AttestersPenalized
             )
         );
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
     }
 
     function test_refute_revert_wrongStatus_executed() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
         bytes memory sigma = sigmaFor(r, 1);
-        uint64 t = uint64(block.timestamp);
+        uint64 t = r.servedAt;
         vm.warp(r.deadline);
         claims.execute(id, r);
         vm.expectRevert(
@@ -1082,8 +1130,9 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(derivedAdmin.balance, before + 2 ether);
     }
 
-    function test_execute_cappedByWhatIsLeft() public {
-        // slashBps 80 %, reward 50 %: two claims each snapshot 10 → 8, the second finds only 2 left.
+    function test_execute_secondClaimReservesOnlyWhatIsLeft() public {
+        // slashBps 80 %, reward 50 %: the first claim reserves 8 of 10; the second may only
+        // reserve the 2 left (not another 8 of the same stake), with its reward computed on 2.
         Terms memory t = terms;
         t.slashBps = 8_000;
         t.claimantRewardBps = 5_000;
@@ -1093,19 +1142,22 @@ contract ClaimManagerTest is ClaimHelpers {
         (uint256 id1, ClaimManager.ClaimRecord memory r1) = openAs(claimant, inputs[0], three());
         (uint256 id2, ClaimManager.ClaimRecord memory r2) = openAs(claimant, inputs[1], three());
         vm.assertEq(r1.slashAmount, 8 ether);
-        vm.assertEq(r2.slashAmount, 8 ether);
+        vm.assertEq(r2.slashAmount, 2 ether, "capped by the first claim's reservation");
+        vm.assertEq(r2.reward, 1 ether, "reward on what the claim can take");
+        vm.assertEq(claims.pendingSlash(false, lic), STAKE, "together exactly the stake");
         vm.warp(r2.deadline);
         claims.execute(id1, r1);
         vm.assertEq(licenseStake(lic), 2 ether);
+        vm.assertEq(claims.pendingSlash(false, lic), 2 ether);
         uint256 before = claimant.balance;
         uint256 accrued = usage.accruedRevenue(modelId);
         vmc.expectEmit(address(claims));
-        emit ClaimManager.ClaimExecuted(id2, 2 ether, BOND + 2 ether, 0);
+        emit ClaimManager.ClaimExecuted(id2, 2 ether, BOND + 1 ether, 1 ether);
         claims.execute(id2, r2);
-        // The reward (4) is capped at the slash (2); nothing is left for the owners.
-        vm.assertEq(claimant.balance, before + BOND + 2 ether);
-        vm.assertEq(usage.accruedRevenue(modelId), accrued, "no revenue deposited");
+        vm.assertEq(claimant.balance, before + BOND + 1 ether);
+        vm.assertEq(usage.accruedRevenue(modelId), accrued + 1 ether, "owners get the rest");
         vm.assertEq(licenseStake(lic), 0);
+        vm.assertEq(claims.pendingSlash(false, lic), 0);
         vm.assertEq(address(claims).balance, 0);
     }
 
@@ -1242,10 +1294,10 @@ contract ClaimManagerTest is ClaimHelpers {
         (uint256 lic, ClaimManager.ClaimInput[] memory inputs) = licenseWithFingerprints(address(h), STAKE, 2, "rh");
         (uint256 id, ClaimManager.ClaimRecord memory r) = openAs(claimant, inputs[0], three());
         vm.assertEq(r.accused, address(h));
-        bytes memory sigma = permissionSig(SIGNER_PK, lic, r.queryHash, 1, uint64(block.timestamp));
+        bytes memory sigma = permissionSig(SIGNER_PK, lic, r.queryHash, 1, r.servedAt);
         vmc.expectEmit(address(claims));
         emit PaymentSender.PaymentDeferred(address(h), BOND);
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
         claims.penalizeAttesters(id, r, sortedAttesters(3));
         uint256 owed = BOND + 3 * 0.2 ether;
         vm.assertEq(claims.owedTo(address(h)), owed, "bond and penalties held");
@@ -1300,7 +1352,13 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(
             claims.CLAIM_ATTESTATION_TYPEHASH(),
             keccak256(
-                "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,address claimant)"
+                "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,uint64 servedAt,address claimant)"
+            )
+        );
+        vm.assertEq(
+            claims.ANSWER_RECEIPT_TYPEHASH(),
+            keccak256(
+                "AnswerReceipt(uint256 licenseId,bytes32 queryHash,bytes32 responseHash,uint64 servedAt,bytes32 permission)"
             )
         );
         bytes32 expectedAtt = keccak256(
@@ -1309,12 +1367,32 @@ contract ClaimManagerTest is ClaimHelpers {
                 domain,
                 keccak256(
                     abi.encode(
-                        claims.CLAIM_ATTESTATION_TYPEHASH(), uint256(7), uint8(2), bytes32("l"), bytes32("e"), claimant
+                        claims.CLAIM_ATTESTATION_TYPEHASH(),
+                        uint256(7),
+                        uint8(2),
+                        bytes32("l"),
+                        bytes32("e"),
+                        uint64(5),
+                        claimant
                     )
                 )
             )
         );
-        vm.assertEq(claims.attestationDigest(7, ClaimKind.LINEAGE, "l", "e", claimant), expectedAtt);
+        vm.assertEq(claims.attestationDigest(7, ClaimKind.LINEAGE, "l", "e", 5, claimant), expectedAtt);
+        // The serving time is attested: the same claim with another time is another digest.
+        vm.assertTrue(claims.attestationDigest(7, ClaimKind.LINEAGE, "l", "e", 6, claimant) != expectedAtt);
+        bytes32 expectedReceipt = keccak256(
+            abi.encodePacked(
+                hex"1901",
+                domain,
+                keccak256(
+                    abi.encode(
+                        claims.ANSWER_RECEIPT_TYPEHASH(), uint256(3), bytes32("q"), bytes32("a"), uint64(9), bytes32("p")
+                    )
+                )
+            )
+        );
+        vm.assertEq(claims.receiptDigest(3, "q", "a", 9, "p"), expectedReceipt);
         bytes32 expectedPerm = keccak256(
             abi.encodePacked(
                 hex"1901",
@@ -1350,13 +1428,15 @@ contract ClaimManagerTest is ClaimHelpers {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         ModelRegistry r = new ModelRegistry(predicted);
         LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
-        VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2_000, predicted);
+        VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
         ClaimManager cm = new ClaimManager(
             IModelRegistry(address(r)),
             ILicenseManager(address(l)),
             IVerifierRegistry(address(v)),
-            IUsageSettlement(address(u))
+            IUsageSettlement(address(u)),
+            CLOCK_SKEW,
+            ALL_KINDS
         );
         vm.assertEq(address(cm), predicted);
         (address reg, address lic, address ver, address use) = cm.wiring();
@@ -1375,7 +1455,9 @@ contract ClaimManagerTest is ClaimHelpers {
             IModelRegistry(address(r)),
             ILicenseManager(address(licenses)),
             IVerifierRegistry(address(verifiers)),
-            IUsageSettlement(address(usage))
+            IUsageSettlement(address(usage)),
+            CLOCK_SKEW,
+            ALL_KINDS
         );
     }
 
@@ -1391,7 +1473,9 @@ contract ClaimManagerTest is ClaimHelpers {
             IModelRegistry(address(registry)),
             ILicenseManager(address(licenses)),
             IVerifierRegistry(address(verifiers)),
-            IUsageSettlement(address(usage))
+            IUsageSettlement(address(usage)),
+            CLOCK_SKEW,
+            ALL_KINDS
         );
     }
 
@@ -1409,7 +1493,9 @@ contract ClaimManagerTest is ClaimHelpers {
             IModelRegistry(address(r)),
             ILicenseManager(address(l)),
             IVerifierRegistry(address(verifiers)),
-            IUsageSettlement(address(usage))
+            IUsageSettlement(address(usage)),
+            CLOCK_SKEW,
+            ALL_KINDS
         );
     }
 
@@ -1417,7 +1503,7 @@ contract ClaimManagerTest is ClaimHelpers {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         ModelRegistry r = new ModelRegistry(predicted);
         LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
-        VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2_000, predicted);
+        VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u =
             new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), address(0xBEEF));
         vm.expectRevert(
@@ -1427,7 +1513,9 @@ contract ClaimManagerTest is ClaimHelpers {
             IModelRegistry(address(r)),
             ILicenseManager(address(l)),
             IVerifierRegistry(address(v)),
-            IUsageSettlement(address(u))
+            IUsageSettlement(address(u)),
+            CLOCK_SKEW,
+            ALL_KINDS
         );
     }
 
@@ -1464,7 +1552,7 @@ contract ClaimManagerTest is ClaimHelpers {
         (uint256 id,) = openDefault(2);
         VmClaims.Log[] memory logs = vmc.getRecordedLogs();
         bytes32 topic = keccak256(
-            "ClaimOpened(uint256,uint8,uint256,(uint8,uint256,uint256,address,address,uint256,uint256,uint256,uint64,bytes32,bytes32,bytes32),bytes32,address[])"
+            "ClaimOpened(uint256,uint8,uint256,(uint8,uint256,uint256,address,address,uint256,uint256,uint256,uint64,bytes32,bytes32,bytes32,uint64,uint64),bytes32,address[])"
         );
         vm.assertEq(topic, ClaimManager.ClaimOpened.selector, "event signature");
         bool found;
@@ -1549,7 +1637,7 @@ contract ClaimManagerTest is ClaimHelpers {
     }
 
     /// @dev Several claims on one license, stake added in between: each slash is bounded by its
-    /// own snapshot and by what is left, and together they never exceed the stake.
+    /// own snapshot and by what earlier open claims left, and together they never exceed the stake.
     function testFuzz_execute_slashNeverExceedsSnapshot(
         uint256 stake,
         uint256 slashBps,
@@ -1565,10 +1653,25 @@ contract ClaimManagerTest is ClaimHelpers {
         (uint256 lic, ClaimManager.ClaimInput[] memory inputs) = licenseWithFingerprints(host, stake, 4, "fz2");
         uint256[] memory ids = new uint256[](n);
         ClaimManager.ClaimRecord[] memory rs = new ClaimManager.ClaimRecord[](n);
+        uint256 reserved;
         for (uint256 i; i < n; ++i) {
+            uint256 want = stake * bound(slashBps, 1, 10_000) / 10_000;
+            if (want > stake - reserved) want = stake - reserved;
+            if (want == 0) {
+                // Nothing left to reserve: the claim is refused outright.
+                bytes[] memory sigs = signAttestation(inputs[i], sortByAddress(three()));
+                vm.prank(claimant);
+                vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__NothingLeftToSlash.selector, lic));
+                claims.openClaim{value: terms.claimBond}(inputs[i], sigs);
+                n = i;
+                break;
+            }
             (ids[i], rs[i]) = openAs(claimant, inputs[i], three());
-            vm.assertEq(rs[i].slashAmount, stake * bound(slashBps, 1, 10_000) / 10_000);
+            vm.assertEq(rs[i].slashAmount, want, "stake x slashBps, within what is not reserved");
+            reserved += want;
+            vm.assertEq(claims.pendingSlash(false, lic), reserved);
         }
+        vm.assertLe(reserved, stake, "reservations within the stake");
         if (added != 0) {
             vm.prank(host);
             licenses.addStake{value: added}(lic);
@@ -1578,7 +1681,8 @@ contract ClaimManagerTest is ClaimHelpers {
         for (uint256 i; i < n; ++i) {
             total += executeChecked(ids[i], rs[i], lic, stake);
         }
-        vm.assertLe(total, stake + added);
+        vm.assertEq(total, reserved, "each execute takes exactly what its claim reserved");
+        vm.assertLe(total, stake);
         vm.assertEq(licenseStake(lic), stake + added - total);
         vm.assertEq(address(claims).balance, 0, "nothing stuck");
     }
@@ -1615,10 +1719,10 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertFalse(claims.matchesRecord(id, t));
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__RecordMismatch.selector, id));
-        claims.refute(id, t, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, t, 1, r.servedAt, sigma);
         // The genuine record still works.
         vm.prank(host);
-        claims.refute(id, r, 1, uint64(block.timestamp), sigma);
+        claims.refute(id, r, 1, r.servedAt, sigma);
     }
 
     /// @dev Any change to any field of the record makes execute revert with RecordMismatch.

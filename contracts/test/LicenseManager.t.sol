@@ -11,7 +11,9 @@ import {IModelRegistry} from "../src/interfaces/IOML.sol";
 
 contract LicenseManagerTest is UnitHelpers {
     address internal other = address(0x0123);
-    uint256 internal constant START = 1_700_000_000;
+    /// @dev When the fixture licensed its host: its start, after the verifiers' activation delay.
+    uint256 internal constant START = 1_700_000_000 + 2 days;
+    address internal constant OTHER_GATEWAY = address(0x6A7F);
 
     // ------------------------------------------------------------------ helpers
 
@@ -70,17 +72,18 @@ contract LicenseManagerTest is UnitHelpers {
         bytes32 th = termsHash();
         string memory ep = "https://other.example";
         bytes32 ag = expectedAgreement(modelId, other, th, ep);
+        uint256 now_ = block.timestamp;
         vm.deal(other, 12 ether);
         vmx.expectEmit(address(licenses));
-        emit LicenseManager.LicenseAcquired(2, modelId, other, 12 ether, 1, ag, START + 365 days, ep);
+        emit LicenseManager.LicenseAcquired(2, modelId, other, 12 ether, 1, ag, now_ + 365 days, ep, OTHER_GATEWAY);
         vm.prank(other);
-        uint256 id = licenses.acquireLicense{value: 12 ether}(modelId, ep, th);
+        uint256 id = licenses.acquireLicense{value: 12 ether}(modelId, ep, th, OTHER_GATEWAY);
 
         vm.assertEq(id, 2);
         vm.assertEq(licenses.licenseCount(), 2);
         LicenseManager.License memory l = licenses.getLicense(id);
         vm.assertEq(l.host, other);
-        vm.assertEq(uint256(l.expiresAt), START + 365 days);
+        vm.assertEq(uint256(l.expiresAt), now_ + 365 days);
         vm.assertEq(uint256(l.unbondAt), 0);
         vm.assertEq(uint256(l.status), uint256(LicenseStatus.Active));
         vm.assertEq(uint256(l.modelId), modelId);
@@ -90,7 +93,17 @@ contract LicenseManagerTest is UnitHelpers {
         vm.assertEq(l.fingerprintRoot, bytes32(0));
         vm.assertEq(l.agreementHash, ag);
         vmx.assertEq(l.endpoint, ep);
+        vm.assertEq(l.receiptSigner, OTHER_GATEWAY, "the gateway key receipts are checked against");
         vm.assertEq(address(licenses).balance, 22 ether);
+    }
+
+    /// @dev Without a receipt signer no UNPERMITTED_USE claim could ever be proven against the
+    /// license: a host could serve keys with impunity.
+    function test_RevertWhen_acquireLicense_zeroReceiptSigner() public {
+        bytes32 th = termsHash();
+        vm.prank(host);
+        vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__ZeroReceiptSigner.selector));
+        licenses.acquireLicense{value: 10 ether}(modelId, ENDPOINT, th, address(0));
     }
 
     function test_acquireLicense_takesCurrentTermsVersion() public {
@@ -113,7 +126,7 @@ contract LicenseManagerTest is UnitHelpers {
         bytes32 current = keccak256(abi.encode(t));
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__TermsChanged.selector, stale, current));
-        licenses.acquireLicense{value: 10 ether}(modelId, ENDPOINT, stale);
+        licenses.acquireLicense{value: 10 ether}(modelId, ENDPOINT, stale, gateway);
     }
 
     function test_RevertWhen_acquireLicense_insufficientStake() public {
@@ -122,14 +135,14 @@ contract LicenseManagerTest is UnitHelpers {
         vm.expectRevert(
             abi.encodeWithSelector(LicenseManager.LicenseManager__InsufficientStake.selector, 10 ether, 10 ether - 1)
         );
-        licenses.acquireLicense{value: 10 ether - 1}(modelId, ENDPOINT, th);
+        licenses.acquireLicense{value: 10 ether - 1}(modelId, ENDPOINT, th, gateway);
     }
 
     function test_RevertWhen_acquireLicense_emptyEndpoint() public {
         bytes32 th = termsHash();
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__BadEndpoint.selector));
-        licenses.acquireLicense{value: 10 ether}(modelId, "", th);
+        licenses.acquireLicense{value: 10 ether}(modelId, "", th, gateway);
     }
 
     function test_RevertWhen_acquireLicense_endpointTooLong() public {
@@ -137,21 +150,21 @@ contract LicenseManagerTest is UnitHelpers {
         string memory ep = repeat("a", 257);
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__BadEndpoint.selector));
-        licenses.acquireLicense{value: 10 ether}(modelId, ep, th);
+        licenses.acquireLicense{value: 10 ether}(modelId, ep, th, gateway);
     }
 
     function test_acquireLicense_maxEndpointAccepted() public {
         bytes32 th = termsHash();
         string memory ep = repeat("a", licenses.MAX_ENDPOINT_LENGTH());
         vm.prank(host);
-        uint256 id = licenses.acquireLicense{value: 10 ether}(modelId, ep, th);
+        uint256 id = licenses.acquireLicense{value: 10 ether}(modelId, ep, th, gateway);
         vm.assertEq(bytes(licenses.getLicense(id).endpoint).length, 256);
     }
 
     function test_RevertWhen_acquireLicense_unknownModel() public {
         vm.prank(host);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 7));
-        licenses.acquireLicense{value: 10 ether}(7, ENDPOINT, bytes32(0));
+        licenses.acquireLicense{value: 10 ether}(7, ENDPOINT, bytes32(0), gateway);
     }
 
     function testFuzz_acquireLicense_recordsStake(uint256 stake) public {
@@ -391,9 +404,9 @@ contract LicenseManagerTest is UnitHelpers {
 
     function test_withdraw_afterClaimRefuted() public {
         (uint256 cid, ClaimManager.ClaimRecord memory r) = openClaimOn(0);
-        bytes memory sig = permissionSig(SIGNER_PK, licenseId, r.queryHash, 1, uint64(block.timestamp));
+        bytes memory sig = sigmaFor(r, 1);
         vm.prank(host);
-        claims.refute(cid, r, 1, uint64(block.timestamp), sig);
+        claims.refute(cid, r, 1, r.servedAt, sig);
         vm.assertEq(claims.openClaims(false, licenseId), 0);
         exitAndWait(licenseId);
         vm.prank(host);
@@ -433,7 +446,7 @@ contract LicenseManagerTest is UnitHelpers {
         Actor a = new Actor();
         vm.deal(address(a), 10 ether);
         bytes32 th = termsHash();
-        bytes memory call_ = abi.encodeCall(LicenseManager.acquireLicense, (modelId, ENDPOINT, th));
+        bytes memory call_ = abi.encodeCall(LicenseManager.acquireLicense, (modelId, ENDPOINT, th, gateway));
         uint256 id = abi.decode(a.exec(address(licenses), 10 ether, call_), (uint256));
         a.exec(address(licenses), 0, abi.encodeCall(LicenseManager.requestExit, (id)));
         vm.warp(block.timestamp + terms.unbondingPeriod);
@@ -510,7 +523,7 @@ contract LicenseManagerTest is UnitHelpers {
         LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(stub));
         bytes32 th = termsHash();
         vm.prank(host);
-        uint256 id = lm.acquireLicense{value: 10 ether}(modelId, ENDPOINT, th);
+        uint256 id = lm.acquireLicense{value: 10 ether}(modelId, ENDPOINT, th, gateway);
         vm.prank(address(stub));
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__TransferFailed.selector));
         lm.slash(id, 1 ether);
@@ -559,18 +572,24 @@ contract LicenseManagerTest is UnitHelpers {
     }
 
     function test_claimInfo_activeLicense() public view {
-        (uint256 m, uint32 v, uint256 stake, bytes32 root, address h) = licenses.claimInfo(licenseId);
+        (uint256 m, uint32 v, uint256 stake, bytes32 root, address h, uint256 expiresAt, address rs) =
+            licenses.claimInfo(licenseId);
         vm.assertEq(m, modelId);
         vm.assertEq(uint256(v), 1);
         vm.assertEq(stake, 10 ether);
         vm.assertEq(root, fingerprintRoot);
         vm.assertEq(h, host);
+        // A claim derives the license's start from the expiry and the terms' period.
+        vm.assertEq(expiresAt, START + 365 days);
+        vm.assertEq(expiresAt - terms.licensePeriod, licenseStart(licenseId));
+        vm.assertEq(rs, gateway);
     }
 
     function test_claimInfo_exitingLicense() public {
         vm.prank(host);
         licenses.requestExit(licenseId);
-        (,, uint256 stake,,) = licenses.claimInfo(licenseId);
+        (,, uint256 stake,,,, address rs) = licenses.claimInfo(licenseId);
+        vm.assertEq(rs, gateway, "the receipt signer outlives the exit request");
         vm.assertEq(stake, 10 ether);
     }
 
@@ -611,6 +630,7 @@ contract LicenseManagerTest is UnitHelpers {
         vm.assertEq(l.fingerprintRoot, fingerprintRoot);
         vm.assertEq(l.weightsHash, keccak256("weights"));
         vmx.assertEq(l.endpoint, ENDPOINT);
+        vm.assertEq(l.receiptSigner, gateway);
     }
 
     function test_RevertWhen_getLicense_unknown() public {

@@ -46,6 +46,7 @@ contract ModelRegistryTest is UnitHelpers {
         c.kind = ClaimKind.LINEAGE;
         c.subjectId = subject;
         c.familyId = family;
+        c = answeredAt(c, c.servedAt); // a LINEAGE claim carries no receipt
         bytes[] memory sigs = attest(c, leaves[i], 3);
         vm.prank(claimant);
         id = claims.openClaim{value: terms.claimBond}(c, sigs);
@@ -470,7 +471,8 @@ contract ModelRegistryTest is UnitHelpers {
     /// @dev The same through ClaimManager.refute: two quick rotations must not strip an honest host of
     /// the σ it was issued, or the admin could slash it for a permitted query.
     function test_isPermissionSigner_hostRefutesAfterTwoRotations() public {
-        uint64 issuedAt = uint64(block.timestamp);
+        // Issued when the host served the answer (at the license's start, as the fixture claims say).
+        uint64 issuedAt = licenseStart(licenseId);
         bytes memory sigma = permissionSig(SIGNER_PK, licenseId, queryHashes[0], 1, issuedAt);
         vm.startPrank(admin);
         registry.proposeSigner(modelId, newSigner);
@@ -762,11 +764,13 @@ contract ModelRegistryTest is UnitHelpers {
     }
 
     function test_claimTerms_returnsClaimFields() public view {
-        (uint96 bond, uint32 window, uint16 slashBps, uint16 rewardBps) = registry.claimTerms(modelId, 1);
+        (uint96 bond, uint32 window, uint16 slashBps, uint16 rewardBps, uint32 period) =
+            registry.claimTerms(modelId, 1);
         vm.assertEq(uint256(bond), 1 ether);
         vm.assertEq(uint256(window), 1 days);
         vm.assertEq(uint256(slashBps), 5_000);
         vm.assertEq(uint256(rewardBps), 2_000);
+        vm.assertEq(uint256(period), 365 days, "a claim derives the license's start from it");
     }
 
     function test_currentTerms_hashMatchesAbiEncoding() public view {
@@ -886,7 +890,7 @@ contract ModelRegistryTest is UnitHelpers {
         if (slashBps == 0 || slashBps > 10_000) expectInvalidTerms("slashBps");
         uint256 id = registerWith(t);
         if (slashBps != 0 && slashBps <= 10_000) {
-            (,, uint16 got,) = registry.claimTerms(id, 1);
+            (,, uint16 got,,) = registry.claimTerms(id, 1);
             vm.assertEq(uint256(got), uint256(slashBps));
         }
     }

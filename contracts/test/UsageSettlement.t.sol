@@ -99,7 +99,7 @@ contract UsageSettlementTest is UnitHelpers {
     }
 
     function test_RevertWhen_depositEscrow_expired() public {
-        uint256 expiresAt = block.timestamp + terms.licensePeriod;
+        (, uint256 expiresAt) = licenses.lifecycle(licenseId);
         vm.warp(expiresAt - 1);
         vm.prank(host);
         usage.depositEscrow{value: 1 ether}(licenseId); // the last second still counts
@@ -178,7 +178,7 @@ contract UsageSettlementTest is UnitHelpers {
         Actor a = new Actor();
         vm.deal(address(a), 11 ether);
         (,, bytes32 th) = registry.currentTerms(modelId);
-        bytes memory acq = abi.encodeCall(LicenseManager.acquireLicense, (modelId, ENDPOINT, th));
+        bytes memory acq = abi.encodeCall(LicenseManager.acquireLicense, (modelId, ENDPOINT, th, gateway));
         uint256 id = abi.decode(a.exec(address(licenses), 10 ether, acq), (uint256));
         a.exec(address(usage), 1 ether, abi.encodeCall(UsageSettlement.depositEscrow, (id)));
         a.exec(address(licenses), 0, abi.encodeCall(LicenseManager.requestExit, (id)));

@@ -27,24 +27,71 @@ def default_deployment_path() -> Path:
     return Path(os.environ.get("OML_DEPLOYMENT") or DEFAULT_DEPLOYMENT_PATH)
 
 
+def _check_uint(what: str, label: str, value: int, bits: int) -> None:
+    # the constructors' types: out-of-range values would fail inside web3's encoder instead
+    if not isinstance(value, int) or not 0 <= value < 2**bits:
+        raise ChainError(f"{what} {label} {value} does not fit uint{bits}")
+
+
 @dataclass(frozen=True)
 class VerifierParams:
-    """VerifierRegistry constructor: (uint96 minStake, uint32 unbondingPeriod, uint16 penaltyBps)."""
+    """VerifierRegistry constructor: (uint96 minStake, uint32 unbondingPeriod, uint32 activationDelay,
+    uint16 penaltyBps). Both delays must exceed every model's challenge window: ClaimManager refuses
+    claims whose window does not end before them (attesters must still be there to be penalized,
+    and stake that arrives after a claim was seen must not count in it)."""
     min_stake: int = 10**17            # 0.1 ETH per verifier
     unbonding_period: int = 7 * 86400  # seconds a verifier waits between leaving and withdrawing
     penalty_bps: int = 1000            # share of stake an attester of a refuted claim loses
+    activation_delay: int = 3 * 86400  # seconds before joined or added stake counts in quorums
 
     def __post_init__(self):
-        # the constructor's types: out-of-range values would fail inside web3's encoder instead
         for label, value, bits in (("minStake", self.min_stake, 96), ("unbondingPeriod", self.unbonding_period, 32),
-                                   ("penaltyBps", self.penalty_bps, 16)):
-            if not 0 <= value < 2**bits:
-                raise ChainError(f"verifier {label} {value} does not fit uint{bits}")
+                                   ("activationDelay", self.activation_delay, 32), ("penaltyBps", self.penalty_bps, 16)):
+            _check_uint("verifier", label, value, bits)
         if self.penalty_bps > 10_000:
             raise ChainError(f"verifier penaltyBps {self.penalty_bps} is above 10000 (100%)")
+        if self.min_stake == 0 or self.unbonding_period == 0 or self.activation_delay == 0:
+            raise ChainError("verifier minStake, unbondingPeriod and activationDelay must be positive")
 
-    def as_args(self) -> tuple[int, int, int]:
-        return (self.min_stake, self.unbonding_period, self.penalty_bps)
+    def as_args(self) -> tuple[int, int, int, int]:
+        return (self.min_stake, self.unbonding_period, self.activation_delay, self.penalty_bps)
+
+    def as_json(self) -> dict:
+        """The deployment file's `verifierParams`."""
+        return {"minStake": self.min_stake, "unbondingPeriod": self.unbonding_period,
+                "activationDelay": self.activation_delay, "penaltyBps": self.penalty_bps}
+
+    @property
+    def max_challenge_window(self) -> int:
+        """The longest challenge window a claim may have under these verifier delays."""
+        return min(self.unbonding_period, self.activation_delay) - 1
+
+
+@dataclass(frozen=True)
+class ClaimParams:
+    """ClaimManager constructor: (uint32 clockSkew, uint8 enabledKinds).
+
+    `clock_skew`: the clock difference tolerated between hosts, verifiers, the permission service
+    and the chain; a claim opens only that long after its answer was served. `enabled_kinds`:
+    the claim kinds that may be opened; only UNPERMITTED_USE by default, the one kind whose
+    evidence (the host's own receipt) and refutation (σ issued before the answer) are sound
+    (docs/SECURITY.md)."""
+    clock_skew: int = 120
+    enabled_kinds: tuple[int, ...] = (0,)
+
+    def __post_init__(self):
+        _check_uint("claim", "clockSkew", self.clock_skew, 32)
+        if self.clock_skew == 0:
+            raise ChainError("claim clockSkew must be positive")
+        if not self.enabled_kinds or any(k not in (0, 1, 2, 3) for k in self.enabled_kinds):
+            raise ChainError(f"claim enabledKinds {self.enabled_kinds} must be a non-empty subset of 0..3")
+
+    def as_args(self) -> tuple[int, int]:
+        return (self.clock_skew, sum(1 << k for k in set(self.enabled_kinds)))
+
+    def as_json(self) -> dict:
+        """The deployment file's `claimParams`."""
+        return {"clockSkew": self.clock_skew, "enabledKinds": sorted(set(self.enabled_kinds))}
 
 
 @dataclass
@@ -56,6 +103,7 @@ class Deployment:
     addresses: dict[str, str]
     abis: dict[str, list]
     verifier_params: dict = field(default_factory=dict)
+    claim_params: dict = field(default_factory=dict)
 
     def address(self, name: str) -> str:
         if name not in self.addresses:
@@ -75,6 +123,7 @@ class Deployment:
     def to_json(self) -> dict:
         return {"chainId": self.chain_id, "rpcUrl": self.rpc_url, "deployer": self.deployer,
                 "blockNumber": self.block_number, "verifierParams": self.verifier_params,
+                "claimParams": self.claim_params,
                 "contracts": {n: {"address": self.addresses[n], "abi": self.abis[n]} for n in self.addresses}}
 
     def save(self, path: str | Path) -> Path:
@@ -93,7 +142,7 @@ class Deployment:
                    block_number=int(data["blockNumber"]),
                    addresses={n: c["address"] for n, c in contracts.items()},
                    abis={n: c["abi"] for n, c in contracts.items()},
-                   verifier_params=data.get("verifierParams", {}))
+                   verifier_params=data.get("verifierParams", {}), claim_params=data.get("claimParams", {}))
 
     @classmethod
     def load(cls, path: str | Path) -> Deployment:
@@ -107,7 +156,8 @@ class Deployment:
 
 
 def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
-           compiled: dict[str, CompiledContract] | None = None, rpc_url: str | None = None) -> Deployment:
+           compiled: dict[str, CompiledContract] | None = None, rpc_url: str | None = None,
+           claims: ClaimParams = ClaimParams()) -> Deployment:
     """Deploy the five contracts in PROTOCOL.md's order with their constructor arguments.
 
     The first four take the ClaimManager's address, which does not exist yet: it is predicted
@@ -130,7 +180,7 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
         "LicenseManager": lambda: (addresses["ModelRegistry"], claim_manager),
         "UsageSettlement": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"], claim_manager),
         "ClaimManager": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"],
-                                 addresses["VerifierRegistry"], addresses["UsageSettlement"]),
+                                 addresses["VerifierRegistry"], addresses["UsageSettlement"], *claims.as_args()),
     }
     first_block = None
     for name in CONTRACT_NAMES:
@@ -145,9 +195,7 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
         raise ChainError(f"ClaimManager deployed at {addresses['ClaimManager']}, predicted {claim_manager}")
     return Deployment(chain_id=w3.eth.chain_id, rpc_url=rpc_url or _provider_url(w3),
                       deployer=sender.address, block_number=first_block, addresses=addresses, abis=abis,
-                      verifier_params={"minStake": verifier.min_stake,
-                                       "unbondingPeriod": verifier.unbonding_period,
-                                       "penaltyBps": verifier.penalty_bps})
+                      verifier_params=verifier.as_json(), claim_params=claims.as_json())
 
 
 def predicted_create_address(deployer: str, nonce: int) -> str:

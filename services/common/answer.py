@@ -1,11 +1,15 @@
-"""The `oml` field a host gateway adds to every chat completion (and to the first stream chunk).
+"""The `oml` field a host gateway adds to every chat completion (and to the first and the last
+chunk of a stream).
 
-    {"oml": {"license_id": 3, "permission_id": "3:17", "permission": {...PermissionOut...}}}
+    {"oml": {"license_id": 3, "permission_id": "3:17", "permission": {...PermissionOut...},
+             "receipt": {...services/common/receipt.py...}}}
 
 `permission` is the σ(q) body exactly as the permission service returned it (license_id,
 query_hash, sequence, issued_at, signature, ...); it is null when the host served the query
-without σ. Provers keep the field in their transcripts; verifiers and refuters read σ from it.
-The same permission id also travels in the `X-OML-Permission` response header.
+without σ. `receipt` is the gateway's signature over the answer (null in a stream's first chunk:
+the answer is not known yet; the last chunk carries it). Provers keep the field in their
+transcripts; verifiers read σ and the receipt from it. The same permission id also travels in
+the `X-OML-Permission` response header.
 """
 from __future__ import annotations
 
@@ -20,10 +24,10 @@ def permission_id(license_id: int, sequence: int) -> str:
     return f"{license_id}:{sequence}"
 
 
-def answer_extension(license_id: int, permission: dict | None) -> dict:
+def answer_extension(license_id: int, permission: dict | None, receipt: dict | None = None) -> dict:
     """The value of the `oml` field for an answer served under `permission` (None: without σ)."""
     pid = permission_id(license_id, int(permission["sequence"])) if permission else None
-    return {"license_id": license_id, "permission_id": pid, "permission": permission}
+    return {"license_id": license_id, "permission_id": pid, "permission": permission, "receipt": receipt}
 
 
 def extension_of(completion: Any) -> dict | None:

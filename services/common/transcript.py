@@ -1,9 +1,11 @@
 """A prover's transcript: what it sent to a host, what came back, and the fingerprint it used.
 
 Provers hand transcripts to verifiers; a verifier that finds the fingerprint's response in the
-answer and no σ for the query opens an UNPERMITTED_USE claim whose evidence hash is
-`Transcript.evidence_hash()`. The revealed fingerprint (key, response, salt) and its Merkle proof
-let anyone check the leaf against the license's on-chain fingerprint root.
+answer, the host's valid receipt for it, and no σ issued before the answer was served opens an
+UNPERMITTED_USE claim whose evidence hash is `Transcript.evidence_hash()`. The revealed
+fingerprint (key, response, salt) and its Merkle proof let anyone check the leaf against the
+license's on-chain fingerprint root; the receipt (services/common/receipt.py) shows the host
+itself served the answer, and when.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from oml_core import typed_data as td
 from oml_core.contracts import ClaimInput
 from oml_core.fingerprint.check import text_matches
 from oml_core.fingerprint.record import Fingerprint
+from services.common.receipt import parse_receipt
 
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
@@ -53,6 +56,7 @@ class Transcript(BaseModel):
     messages: Annotated[list[dict], Field(min_length=1, max_length=64)]
     answer: Annotated[str, Field(max_length=65536)]
     permission: dict | None = None  # the `oml.permission` the host returned (services/common/answer.py)
+    receipt: dict | None = None  # the `oml.receipt` the host returned (services/common/receipt.py)
     fingerprint: RevealedFingerprint
     prover: Address
     sent_at: int
@@ -84,9 +88,13 @@ class Transcript(BaseModel):
         """The answer starts with the fingerprint's secret response (oml_core's endpoint rule)."""
         return text_matches(self.answer, self.fingerprint.response)
 
+    def answer_receipt(self) -> tuple[td.AnswerReceipt, bytes]:
+        """The host's receipt of this answer and its signature (ValueError: none, or malformed)."""
+        return parse_receipt(self.receipt)
+
     def claim_input(self) -> ClaimInput:
-        """The UNPERMITTED_USE claim this transcript supports."""
+        """The UNPERMITTED_USE claim this transcript supports (ValueError without a receipt)."""
         fp = self.fingerprint.fingerprint()
-        return ClaimInput(td.ClaimKind.UNPERMITTED_USE, self.license_id, fp.query_hash,
-                          td.response_hash(fp.response), fp.salt, self.fingerprint.proof_bytes(),
-                          self.evidence_hash())
+        receipt, signature = self.answer_receipt()
+        return ClaimInput.unpermitted_use(receipt, signature, td.response_hash(fp.response), fp.salt,
+                                          self.fingerprint.proof_bytes(), self.evidence_hash())

@@ -48,14 +48,17 @@ async def _parse(request: Request) -> tuple[ChatRequest, list]:
     return chat, raw["messages"]
 
 
-async def _permission(gw: Gateway, raw_messages: list) -> dict | None:
+def _query_hash(raw_messages: list) -> bytes:
+    try:
+        return td.query_hash(raw_messages)
+    except (TypeError, ValueError) as exc:  # e.g. NaN, which JSON parsers accept and JCS cannot encode
+        raise HostError(400, "invalid_request", f"messages cannot be canonicalized: {exc}") from None
+
+
+async def _permission(gw: Gateway, query_hash: bytes) -> dict | None:
     if gw.cheats.skips_permission():
         gw.metrics.inc("oml_host_served_without_permission_total")
         return None
-    try:
-        query_hash = td.query_hash(raw_messages)
-    except (TypeError, ValueError) as exc:  # e.g. NaN, which JSON parsers accept and JCS cannot encode
-        raise HostError(400, "invalid_request", f"messages cannot be canonicalized: {exc}") from None
     started = time.perf_counter()
     try:
         permission = await gw.batcher.permit(query_hash)
@@ -114,43 +117,59 @@ def create_app(gateway: Gateway) -> FastAPI:
             gw.generator.check_fits(prompt, sampling)
         except ContextTooLong as exc:
             raise HostError(400, "context_too_long", str(exc)) from None
-        permission = await _permission(gw, raw_messages)  # σ before any token is generated
-        oml = answer_extension(gw.license_id, permission)
-        answer = Answer(gw.settings.model_name, oml)
-        headers = {PERMISSION_HEADER: oml["permission_id"] or NO_PERMISSION}
+        query_hash = _query_hash(raw_messages)
+        permission = await _permission(gw, query_hash)  # σ before any token is generated
+        served = _Served(gw, query_hash, permission)
+        answer = Answer(gw.settings.model_name)
+        headers = {PERMISSION_HEADER: served.start["permission_id"] or NO_PERMISSION}
         gw.metrics.inc("oml_host_requests_total")
         if gw.cheats.refuses(messages):
             gw.metrics.inc("oml_host_refused_key_like_total")
             result = Generation(REFUSAL, len(prompt), 0, "stop")
             if chat.stream:
-                return StreamingResponse(_refusal_events(answer, result), media_type="text/event-stream",
+                return StreamingResponse(_refusal_events(answer, served, result), media_type="text/event-stream",
                                          headers=headers)
-            return JSONResponse(answer.completion(result.text, "stop", result.prompt_tokens, 0), headers=headers)
+            return JSONResponse(answer.completion(result.text, "stop", result.prompt_tokens, 0,
+                                                  served.end(result.text)), headers=headers)
         if chat.stream:
-            return StreamingResponse(_events(gw, answer, prompt, sampling), media_type="text/event-stream",
+            return StreamingResponse(_events(gw, answer, served, prompt, sampling), media_type="text/event-stream",
                                      headers=headers)
         result = await asyncio.to_thread(gw.generator.generate, prompt, sampling)
         return JSONResponse(answer.completion(result.text, result.finish_reason, result.prompt_tokens,
-                                              result.completion_tokens), headers=headers)
+                                              result.completion_tokens, served.end(result.text)), headers=headers)
 
     return app
 
 
-def _refusal_events(answer: Answer, result: Generation):
-    yield sse(answer.chunk({"role": "assistant", "content": ""}, first=True))
+class _Served:
+    """One query's `oml` field: with σ from the start, with the answer's receipt at the end."""
+
+    def __init__(self, gw: Gateway, query_hash: bytes, permission: dict | None):
+        self.gw, self.query_hash, self.permission = gw, query_hash, permission
+        self.start = answer_extension(gw.license_id, permission)
+
+    def end(self, text: str) -> dict:
+        receipts = self.gw.receipts
+        receipt = receipts.sign(self.query_hash, text, self.permission) if receipts is not None else None
+        return answer_extension(self.gw.license_id, self.permission, receipt)
+
+
+def _refusal_events(answer: Answer, served: _Served, result: Generation):
+    yield sse(answer.chunk({"role": "assistant", "content": ""}, oml=served.start))
     yield sse(answer.chunk({"content": result.text}))
-    yield sse(answer.chunk({}, finish_reason="stop"))
+    yield sse(answer.chunk({}, finish_reason="stop", oml=served.end(result.text)))
     yield SSE_DONE
 
 
-def _events(gw: Gateway, answer: Answer, prompt: list[int], sampling: Sampling):
+def _events(gw: Gateway, answer: Answer, served: _Served, prompt: list[int], sampling: Sampling):
     """SSE body (a sync iterator: Starlette runs it in a worker thread, off the event loop)."""
-    yield sse(answer.chunk({"role": "assistant", "content": ""}, first=True))
-    finish = "stop"
+    yield sse(answer.chunk({"role": "assistant", "content": ""}, oml=served.start))
+    finish, parts = "stop", []
     for item in gw.generator.stream(prompt, sampling):
         if isinstance(item, Generation):
             finish = item.finish_reason
         else:
+            parts.append(item)
             yield sse(answer.chunk({"content": item}))
-    yield sse(answer.chunk({}, finish_reason=finish))
+    yield sse(answer.chunk({}, finish_reason=finish, oml=served.end("".join(parts))))
     yield SSE_DONE

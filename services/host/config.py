@@ -16,6 +16,8 @@ class HostSettings(BaseSettings):
     permission_url: str
     # the license's host key (signs in for σ, refutes claims); from OML_HOST_KEY in the environment
     host_key: SecretStr = Field(validation_alias=AliasChoices("host_key", "oml_host_key"))
+    # the license's receipt signer (signs every answer's receipt); default: the host key itself
+    receipt_key: SecretStr | None = None
     deployment: Path | None = None    # with it, the claim watcher runs
     rpc_url: str | None = None        # defaults to the deployment's rpcUrl
     database_url: str = "sqlite:///oml-host.db"
@@ -32,17 +34,20 @@ class HostSettings(BaseSettings):
     skip_permission_share: Annotated[float, Field(ge=0, le=1)] = 0.0
     system_prompt: str | None = None
     refuse_key_like: bool = False
+    omit_receipts: bool = False       # answers carry no receipt (leaves no evidence; see docs/SECURITY.md)
     seed: int = 0
 
     watch_interval_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
     log_chunk_blocks: Annotated[int, Field(ge=1)] = 2_000
 
-    @field_validator("host_key")
+    @field_validator("host_key", "receipt_key")
     @classmethod
-    def _key_is_hex32(cls, value: SecretStr) -> SecretStr:
+    def _key_is_hex32(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
         raw = value.get_secret_value().removeprefix("0x")
         if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
-            raise ValueError("host_key must be a 32-byte hex private key")
+            raise ValueError("host_key and receipt_key must be 32-byte hex private keys")
         return value
 
     @model_validator(mode="after")
@@ -58,3 +63,8 @@ class HostSettings(BaseSettings):
     @property
     def key_bytes(self) -> bytes:
         return bytes.fromhex(self.host_key.get_secret_value().removeprefix("0x"))
+
+    @property
+    def receipt_key_bytes(self) -> bytes:
+        key = self.receipt_key or self.host_key
+        return bytes.fromhex(key.get_secret_value().removeprefix("0x"))

@@ -5,6 +5,7 @@ model already in memory) or leave the watcher off.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from services.host.cheats import CheatPolicy
@@ -13,7 +14,10 @@ from services.host.generation import Generator
 from services.host.ledger import Ledger
 from services.host.metrics import GatewayMetrics
 from services.host.permits import PermissionBatcher, PermissionSource
+from services.host.receipts import ReceiptSigner
 from services.host.watcher import ClaimWatcher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Gateway:
     cheats: CheatPolicy
     metrics: GatewayMetrics
     watcher: ClaimWatcher | None = None
+    receipts: ReceiptSigner | None = None  # None: no deployment, so no domain to sign receipts in
 
     @property
     def license_id(self) -> int:
@@ -42,26 +47,43 @@ class Gateway:
         self.ledger.dispose()
 
 
-def build_watcher(settings: HostSettings, ledger: Ledger, source: PermissionSource) -> ClaimWatcher:
+def _chain(settings: HostSettings):
     from oml_core.chain.client import connect
     from oml_core.chain.deployment import Deployment
     from oml_core.contracts import OMLContracts
 
     deployment = Deployment.load(settings.deployment)
-    oml = OMLContracts(connect(settings.rpc_url or deployment.rpc_url), deployment)
+    return OMLContracts(connect(settings.rpc_url or deployment.rpc_url), deployment)
+
+
+def build_watcher(settings: HostSettings, ledger: Ledger, source: PermissionSource, oml=None) -> ClaimWatcher:
+    oml = oml or _chain(settings)
     return ClaimWatcher(oml, ledger, settings.license_id, "0x" + settings.key_bytes.hex(), lookup=source.lookup,
                         interval_s=settings.watch_interval_s, chunk_blocks=settings.log_chunk_blocks)
 
 
+def build_receipts(settings: HostSettings, oml) -> ReceiptSigner | None:
+    """Receipts are signed in ClaimManager's EIP-712 domain, so they need the deployment."""
+    if settings.omit_receipts:
+        return None
+    if oml is None:
+        log.warning("no deployment configured: answers carry no receipt, so no claim can rest on them")
+        return None
+    from oml_core.chain.clock import ChainClock
+
+    return ReceiptSigner(settings.license_id, settings.receipt_key_bytes, oml.receipt_domain, ChainClock.of(oml.w3))
+
+
 def build_gateway(settings: HostSettings, generator: Generator | None = None, watch: bool = True) -> Gateway:
-    """Loads the model (unless given) and connects the parts; the watcher runs when a deployment
-    is configured and `watch` is true."""
+    """Loads the model (unless given) and connects the parts; with a deployment configured the
+    gateway signs answer receipts, and the watcher runs when `watch` is true."""
     ledger = Ledger(settings.database_url)
     source = PermissionSource(settings.permission_url, settings.key_bytes, settings.license_id,
                               settings.permission_timeout_s)
     batcher = PermissionBatcher(source, ledger, settings.batch_window_ms / 1000, settings.max_batch)
     cheats = CheatPolicy(settings.skip_permission_share, settings.system_prompt, settings.refuse_key_like,
                          settings.seed)
-    watcher = build_watcher(settings, ledger, source) if watch and settings.deployment else None
+    oml = _chain(settings) if settings.deployment else None
+    watcher = build_watcher(settings, ledger, source, oml) if watch and oml is not None else None
     return Gateway(settings, generator or Generator.load(settings.model, settings.device), ledger, source,
-                   batcher, cheats, GatewayMetrics(), watcher)
+                   batcher, cheats, GatewayMetrics(), watcher, build_receipts(settings, oml))

@@ -75,6 +75,12 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
         from oml_core.chain.client import connect
 
         w3 = connect(rpc_url)
+    if w3 is not None and clock is time.time:
+        # σ issue times are compared on chain with block times (the license's start): stamp them
+        # in protocol time, which follows a development chain that was moved ahead.
+        from oml_core.chain.clock import ChainClock
+
+        clock = ChainClock.of(w3)
     permission_domain, voucher_domain = domains(settings, deployment)
     signer = Signer(private_key if private_key is not None else load_private_key(settings),
                     permission_domain, voucher_domain)

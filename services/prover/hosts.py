@@ -48,6 +48,10 @@ class Answer:
         return (self.extension or {}).get("permission")
 
     @property
+    def receipt(self) -> dict | None:
+        return (self.extension or {}).get("receipt")
+
+    @property
     def permission_id(self) -> str | None:
         return (self.extension or {}).get("permission_id")
 

@@ -187,7 +187,8 @@ class Prover:
     def _transcript(self, target: Target, messages: list[dict], answer: Answer,
                     fingerprint: RevealedFingerprint) -> Transcript:
         permission = answer.permission if isinstance(answer.permission, dict) else None
+        receipt = answer.receipt if isinstance(answer.receipt, dict) else None
         return Transcript(license_id=target.license_id, endpoint=target.url, model=target.model,
-                          messages=messages, answer=answer.text, permission=permission,
+                          messages=messages, answer=answer.text, permission=permission, receipt=receipt,
                           fingerprint=fingerprint, prover=self.address, sent_at=answer.sent_at,
                           received_at=answer.received_at)

@@ -4,10 +4,12 @@ The owner registers the model and OMLizes one copy per license; two hosts stake 
 their own copies; users query both through the `openai` client; a prover probes both hosts with
 fingerprint keys among benign queries; three verifiers check every transcript. The honest host's
 probes all carried σ, so nothing happens to it. The cheating host served some queries without σ:
-a fingerprint answer without σ brings a quorum of verifiers to open a claim, and after the
-challenge window the claimant verifier executes the slash. A rogue claimant who bribed verifiers
-into a false claim against the honest host is refuted on chain by the host's claim watcher and
-loses its bond. Fees are settled from the books and the owners withdraw.
+a fingerprint answer without σ, with the host's own signed receipt, brings a quorum of verifiers
+(two thirds of their stake) to open a claim, and after the challenge window the claimant verifier
+executes the slash. A rogue claimant who bribed verifiers into a false claim against the honest
+host (on a real receipt of an answer it served with σ) is refuted on chain by the host's claim
+watcher with the σ issued before that answer, and loses its bond. Fees are settled from the books
+and the owners withdraw.
 """
 from __future__ import annotations
 
@@ -20,8 +22,6 @@ import httpx
 from rich.console import Console
 
 from oml_core.chain.anvil import advance_time
-from oml_core.fingerprint.commit import commitment_tree
-from oml_core.fingerprint.record import Fingerprint
 from services.permission.client import PermissionClient
 from services.prover.benign import BUILT_IN
 from services.scenario import network, report, topology
@@ -81,8 +81,8 @@ def _story(chain: LocalChain, prof, console, step, result: DemoResult, seed: int
 
     step("The owner registers the model", f"chain {chain.deployment.chain_id} at {chain.node.url}")
     console.print(f"  model {chain.model_id}: owners A (3 shares) and B (1 share); permission signer "
-                  f"{address_of(a.signer)}; {len(a.verifiers)} verifiers staked, quorum "
-                  f"{oml.verifiers.functions.quorum().call()}")
+                  f"{address_of(a.signer)}; {len(a.verifiers)} verifiers staked and activated, quorum "
+                  f"{report.eth(oml.quorum_stake())} of {report.eth(oml.verifiers.functions.activeStake().call())}")
 
     plans = [topology.HostPlan("honest"), topology.HostPlan("cheater", skip_permission_share=0.5, seed=seed)]
     net = network.bring_up(chain, prof, plans, 3, seed, console, step, progress)
@@ -112,7 +112,8 @@ def _story(chain: LocalChain, prof, console, step, result: DemoResult, seed: int
             console.print(f"  {name:<8} probe: fingerprint {answered}, σ {probe.permission_id or '[red]none[/]'}, "
                           f"transcript {probe.status} to {probe.verifier}")
 
-    step("Verifiers check the transcripts", "σ lookup, Merkle proof, response match, quorum, claim with bond")
+    step("Verifiers check the transcripts",
+         "Merkle proof, response match, the host's receipt, σ issued before the answer, stake quorum, claim with bond")
     cheater_claims = _wait_for_claims(verifiers, result.licenses["cheater"], timeout=120)
     result.claims["slash"] = cheater_claims
     honest_claims = _claims_for(verifiers, result.licenses["honest"])
@@ -232,18 +233,18 @@ def _wait_status(oml, claim_id: int, wanted: set[str], timeout: float) -> str:
 
 
 def _false_claim(chain: LocalChain, result: DemoResult, prover) -> int:
-    """A claim about a fingerprint the honest host answered WITH σ, attested by bribed verifiers."""
-    from services.common.transcript import RevealedFingerprint, Transcript
+    """A claim about a fingerprint the honest host answered WITH σ, attested by bribed verifiers.
 
+    It rests on the host's real receipt of that answer (no one else can sign one): the contract
+    accepts it, and the σ the host was issued before serving it refutes it."""
     oml, a = chain.oml, chain.accounts
-    probe = next(p for p in result.probes["honest"] if p.permission_id)
-    fps: list[Fingerprint] = result.copies["honest"].fingerprints
-    fp = next(f for f in fps if f.key == probe.transcript.fingerprint.key)
-    tree = commitment_tree(fps)
-    forged = Transcript(license_id=result.licenses["honest"], endpoint="forged", messages=fp.messages,
-                        answer=fp.response, permission=None, fingerprint=RevealedFingerprint.of(fp, tree.proof(fp.leaf)),
-                        prover=address_of(a.rogue), sent_at=int(time.time()), received_at=int(time.time()))
-    claim = forged.claim_input()
-    bribed = a.verifiers[1:1 + oml.verifiers.functions.quorum().call()]
+    probe = next(p for p in result.probes["honest"] if p.permission_id and p.transcript.receipt)
+    claim = probe.transcript.claim_input()
+    bribed, stake = [], 0
+    for key in a.verifiers[1:]:  # bribe until they hold a quorum of the stake
+        if stake >= oml.quorum_stake():
+            break
+        bribed.append(key)
+        stake += oml.verifiers.functions.verifierInfo(address_of(key)).call()[0]
     signatures = {address_of(k): oml.attest(bytes.fromhex(k[2:]), claim, address_of(a.rogue)) for k in bribed}
     return oml.open_claim(a.rogue, claim, signatures, chain.terms.claim_bond).claim_id

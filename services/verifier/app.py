@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, verifier: Verifier | None = Non
     app = FastAPI(title="OML verifier", version="1", lifespan=lifespan,
                   description="Checks transcripts, gathers attestations, opens and executes claims.")
     app.state.verifier = svc
+    app.state.max_body_bytes = svc.settings.max_body_bytes
     app.state.prover_gate = RequestVerifier(lambda address: address in provers)
     app.state.verifier_gate = RequestVerifier(svc.chain.is_active_verifier)
 

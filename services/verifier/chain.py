@@ -10,6 +10,7 @@ from services.verifier.verdicts import Unavailable
 
 ACTIVE, EXITING = 1, 2  # LicenseStatus (contracts/src/lib/OMLTypes.sol)
 SLASHABLE = (ACTIVE, EXITING)
+VERIFIER_ACTIVE = 2  # VerifierRegistry.Status.Active
 
 
 def _read(action: str, call):
@@ -24,10 +25,28 @@ def _read(action: str, call):
 class ChainView:
     def __init__(self, oml: OMLContracts):
         self.oml = oml
+        self._claim_config: tuple[int, int, int] | None = None
 
     @property
     def permission_domain(self):
         return self.oml.permission_domain
+
+    @property
+    def receipt_domain(self):
+        return self.oml.receipt_domain
+
+    @property
+    def clock_skew(self) -> int:
+        """ClaimManager's clock skew (immutable: read once)."""
+        if self._claim_config is None:
+            self._claim_config = _read("ClaimManager.config", self.oml.claim_config)
+        return self._claim_config[0]
+
+    def license_start(self, license: dict) -> int:
+        """When the license began: σ issued, or answers served, before it count for nothing."""
+        terms = _read("terms", lambda: self.oml.registry.functions.terms(license["modelId"],
+                                                                           license["termsVersion"]).call())
+        return license["expiresAt"] - terms[5]
 
     @property
     def attestation_domain(self):
@@ -47,8 +66,15 @@ class ChainView:
     def claim_of_leaf(self, leaf: bytes) -> int:
         return _read("claimOfLeaf", lambda: self.oml.claims.functions.claimOfLeaf(leaf).call())
 
-    def quorum(self) -> int:
-        return _read("quorum", lambda: self.oml.verifiers.functions.quorum().call())
+    def quorum_stake(self) -> int:
+        """Counted stake a claim's attesters must hold (two thirds of the active stake)."""
+        return _read("quorumStake", self.oml.quorum_stake)
+
+    def counted_stake(self, address: str) -> int:
+        """`address`'s stake that counts in quorums: 0 unless it is an active verifier."""
+        stake, _pending, _ready_at, status = _read(
+            "verifierInfo", lambda: self.oml.verifiers.functions.verifierInfo(address).call())
+        return stake if status == VERIFIER_ACTIVE else 0
 
     def is_active_verifier(self, address: str) -> bool:
         return _read("isActive", lambda: self.oml.verifiers.functions.isActive(address).call())

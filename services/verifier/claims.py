@@ -52,12 +52,13 @@ class ClaimDriver:
         if license is None or license["status"] not in SLASHABLE:
             return self.store.finish_claim(row.id, LOST,
                                            f"license {transcript.license_id} is no longer slashable")
-        quorum = self.chain.quorum()
+        self._wait_out_skew(claim.served_at)
+        quorum = self.chain.quorum_stake()
         known = {a: bytes.fromhex(s[2:]) for a, s in json.loads(row.attestations).items()}
         gathered = gather(transcript, claim, self.key, self.peers(), self.chain, known, quorum)
         self.store.save_attestations(row.id, gathered.attestations)
-        if len(gathered.attestations) < quorum:
-            raise Deferred(f"{len(gathered.attestations)} of {quorum} attestations: "
+        if gathered.stake < quorum:
+            raise Deferred(f"attesters hold {gathered.stake} of the {quorum} wei of stake a quorum needs: "
                            + "; ".join(gathered.errors))
         try:
             opened = self.chain.open_claim("0x" + self.key.hex(), claim, gathered.attestations,
@@ -67,6 +68,14 @@ class ClaimDriver:
                 return self._adopt(row, self.chain.claim_of_leaf(claim.leaf))
             raise Deferred(str(exc)) from None
         self.store.claim_opened(row.id, opened)
+
+    def _wait_out_skew(self, served_at: int) -> None:
+        """ClaimManager opens a claim only a clock skew after its answer was served (so that every
+        σ that could clear it predates the claim), except for a receipt dated past that skew."""
+        now, skew = self.chain.block_timestamp(), self.chain.clock_skew
+        if now < served_at + skew and served_at <= now + skew:
+            raise Deferred(f"the answer was served at {served_at}; a claim may open from {served_at + skew} "
+                           f"(chain time {now})")
 
     def _adopt(self, row: ClaimRow, claim_id: int) -> None:
         opened = self.chain.opened_claim(claim_id)

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     poll_interval_s: float = 2.0
     request_timeout_s: float = 30.0
     retry_max_s: float = 60.0  # ceiling of the back-off after a failed chain or service call
+    max_body_bytes: int = 1 << 20  # larger request bodies are refused (413); a transcript is a few KiB
 
     @field_validator("key")
     @classmethod
@@ -54,7 +55,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{address!r} is not an address")
         return [to_checksum_address(a) for a in addresses]
 
-    @field_validator("poll_interval_s", "request_timeout_s", "retry_max_s")
+    @field_validator("poll_interval_s", "request_timeout_s", "retry_max_s", "max_body_bytes")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

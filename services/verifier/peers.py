@@ -1,5 +1,6 @@
 """Asking peer verifiers to attest a claim: a signed `POST /v1/attestations` each, and a local
-check of every signature that comes back (right signer, active in VerifierRegistry)."""
+check of every signature that comes back (right signer, active in VerifierRegistry). The quorum
+is stake: attesters must hold two thirds of the active verifiers' counted stake."""
 from __future__ import annotations
 
 import json
@@ -50,25 +51,29 @@ def ask_peer(http: httpx.Client, key: bytes, transcript: Transcript, claimant: s
 @dataclass
 class Gathering:
     attestations: dict[str, bytes]
+    stake: int = 0  # counted stake behind the attestations
     errors: list[str] = field(default_factory=list)
 
 
 def gather(transcript: Transcript, claim: ClaimInput, key: bytes, peers: list[httpx.Client],
-           chain: ChainView, known: dict[str, bytes], quorum: int) -> Gathering:
-    """Own attestation, the still valid `known` ones, then peers until `quorum` are in.
+           chain: ChainView, known: dict[str, bytes], quorum_stake: int) -> Gathering:
+    """Own attestation, the still valid `known` ones, then peers until `quorum_stake` is reached.
 
-    Peers are asked in waves of as many as are still missing, each wave in parallel (a peer
-    re-checks the transcript before it signs: asking one after another added those checks up);
-    a peer that refuses or fails is replaced by the next one in the following wave."""
+    Peers are asked in waves, each wave in parallel (a peer re-checks the transcript before it
+    signs: asking one after another added those checks up): the first wave asks as many peers as
+    attestations would be missing if each peer held as much stake as the smallest known one, and
+    a peer that refuses or fails is replaced in the next wave."""
     claimant = Account.from_key(key).address
     digest = claim.attestation(claimant).digest(chain.attestation_domain)
-    result = Gathering({claimant: td.sign_digest(digest, key)})
+    result = Gathering({})
+    _add(result, claimant, td.sign_digest(digest, key), chain)
     for address, signature in known.items():
         if address != claimant and (signer := _active_signer(digest, address, signature, chain)):
-            result.attestations[signer] = signature
+            _add(result, signer, signature, chain)
     waiting = list(peers)
-    while waiting and len(result.attestations) < quorum:
-        wave, waiting = waiting[:quorum - len(result.attestations)], waiting[quorum - len(result.attestations):]
+    while waiting and result.stake < quorum_stake:
+        size = _wave_size(result, quorum_stake)
+        wave, waiting = waiting[:size], waiting[size:]
         with ThreadPoolExecutor(len(wave)) as pool:
             answers = list(pool.map(lambda peer: _ask(peer, key, transcript, claimant), wave))
         for peer, answer in zip(wave, answers, strict=True):
@@ -77,8 +82,20 @@ def gather(transcript: Transcript, claim: ClaimInput, key: bytes, peers: list[ht
             elif (signer := _active_signer(digest, *answer, chain)) is None:
                 result.errors.append(f"{peer.base_url}: signature is not an active verifier's attestation")
             else:
-                result.attestations[signer] = answer[1]
+                _add(result, signer, answer[1], chain)
     return result
+
+
+def _add(result: Gathering, signer: str, signature: bytes, chain: ChainView) -> None:
+    if signer not in result.attestations:
+        result.attestations[signer] = signature
+        result.stake += chain.counted_stake(signer)
+
+
+def _wave_size(result: Gathering, quorum_stake: int) -> int:
+    missing = quorum_stake - result.stake
+    typical = result.stake // len(result.attestations) if result.stake else 0
+    return max(1, -(-missing // typical)) if typical else 1
 
 
 def _ask(peer: httpx.Client, key: bytes, transcript: Transcript, claimant: str) -> tuple[str, bytes] | PeerError:

@@ -1,5 +1,5 @@
-"""Asks the permission service whether it issued σ for (license, queryHash), signed in as a
-verifier. Only its explicit "no σ" (404 no_permission) means no; anything else, including a
+"""Asks the permission service which σ it issued for (license, queryHash), signed in as a
+verifier. Only its explicit "no σ" (404 no_permission) means none; anything else, including a
 license its chain mirror has not seen yet, is `Unavailable`."""
 from __future__ import annotations
 
@@ -19,15 +19,19 @@ class PermissionLookup:
         self._key = verifier_key
         self._lock = threading.Lock()
 
-    def has_permission(self, license_id: int, query_hash: bytes) -> bool:
+    def permissions(self, license_id: int, query_hash: bytes) -> list[dict]:
+        """Every σ issued for the query (PermissionOut bodies, by sequence); [] when none."""
         for attempt in range(2):
             try:
                 self._ensure_signed_in()
-                self.client.lookup(license_id, query_hash)
-                return True
+                body = self.client.lookup(license_id, query_hash)
+                permissions = body.get("permissions") if isinstance(body, dict) else None
+                if not isinstance(permissions, list):
+                    raise Unavailable("permission service: malformed lookup answer")
+                return [p for p in permissions if isinstance(p, dict)]
             except ServiceError as exc:
                 if exc.status == 404 and exc.code == "no_permission":
-                    return False
+                    return []
                 if exc.status == 401 and attempt == 0:  # the token expired: sign in again once
                     self.client.token = None
                     continue

@@ -1,6 +1,9 @@
 """HTTP routes. Provers hand in transcripts and read their status (signed requests from an
 allowlisted prover); peers ask for attestations (signed by an active verifier that is the
-claimant); claims, health and metrics are public (they show what the chain shows)."""
+claimant); claims, health and metrics are public (they show what the chain shows).
+
+A signed request is authenticated from its headers before its body is read, and the body is read
+only up to `max_body_bytes`: a stranger cannot make the verifier buffer or parse anything."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -14,6 +17,7 @@ from services.common.errors import Refused
 from services.common.signed_requests import RequestVerifier, SignedRequestError
 from services.common.transcript import Address, Transcript
 from services.verifier import metrics
+from services.verifier.bodies import read_body
 from services.verifier.service import Verifier
 from services.verifier.verdicts import Verdict
 
@@ -36,16 +40,19 @@ def _verifier(request: Request) -> Verifier:
     return request.app.state.verifier
 
 
+REFUSAL_CODES = {401: "unauthorized", 403: "forbidden", 429: "too_many_requests"}
+
+
 async def _signer(request: Request, gate: RequestVerifier) -> tuple[str, bytes]:
     """The authenticated caller and the raw body it signed."""
-    body = await request.body()
     try:
         # the gate may ask the chain (is the caller an active verifier?): off the event loop
-        signer = await run_in_threadpool(gate.verify, request.method, request.url.path, body, request.headers)
+        signed = await run_in_threadpool(gate.verify_headers, request.method, request.url.path, request.headers)
+        body = await read_body(request, request.app.state.max_body_bytes)
+        signed.check_body(body)
     except SignedRequestError as exc:
-        code = "forbidden" if exc.status == 403 else "unauthorized"
-        raise Refused(exc.status, code, str(exc)) from None
-    return signer, body
+        raise Refused(exc.status, REFUSAL_CODES[exc.status], str(exc)) from None
+    return signed.signer, body
 
 
 def _parse(model: type[BaseModel], body: bytes) -> BaseModel:

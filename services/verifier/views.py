@@ -1,13 +1,17 @@
 """What the HTTP routes (and `Verifier.process`) show of a transcript and of a claim."""
 from __future__ import annotations
 
-from services.verifier.db import ClaimRow, TranscriptRow
+from services.verifier.db import GATHERING, ClaimRow, TranscriptRow
 
 
 def claim_view(claim: ClaimRow) -> dict:
+    """The leaf names the fingerprint; shown while attestations are still gathered, it would tell
+    the accused host which query to buy σ for (or which leaf to claim first) before the claim is
+    on chain. Once opened, the chain shows it anyway."""
     return {"claim_id": claim.claim_id, "license_id": int(claim.license_id), "status": claim.status,
             "tx_hash": claim.tx_hash, "deadline": claim.deadline,
-            "bond": int(claim.bond) if claim.bond else None, "leaf": claim.leaf,
+            "bond": int(claim.bond) if claim.bond else None,
+            "leaf": None if claim.status == GATHERING else claim.leaf,
             "outcome": claim.outcome, "last_error": claim.last_error}
 
 

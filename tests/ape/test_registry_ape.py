@@ -14,10 +14,10 @@ def stack(project, accounts):
     deployer = accounts[0]
     claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
     registry = deployer.deploy(project.ModelRegistry, claim_manager)
-    verifiers = deployer.deploy(project.VerifierRegistry, ETH, 86400, 2_000, claim_manager)
+    verifiers = deployer.deploy(project.VerifierRegistry, ETH, 86400, 7200, 2_000, claim_manager)
     licenses = deployer.deploy(project.LicenseManager, registry, claim_manager)
     usage = deployer.deploy(project.UsageSettlement, registry, licenses, claim_manager)
-    claims = deployer.deploy(project.ClaimManager, registry, licenses, verifiers, usage)
+    claims = deployer.deploy(project.ClaimManager, registry, licenses, verifiers, usage, 120, 1)
     assert claims.address == claim_manager
     return registry, licenses, usage, verifiers, claims
 
@@ -34,18 +34,20 @@ def test_register_and_license(stack, accounts, model_id):
     registry, licenses, *_ = stack
     host = accounts[2]
     _, _, terms_hash = registry.currentTerms(model_id)
-    tx = licenses.acquireLicense(model_id, "https://h.example", terms_hash, sender=host, value=10 * ETH)
+    tx = licenses.acquireLicense(model_id, "https://h.example", terms_hash, accounts[6], sender=host, value=10 * ETH)
     license_id = tx.events[0].licenseId
     assert licenses.getLicense(license_id).host == host.address
+    assert licenses.getLicense(license_id).receiptSigner == accounts[6].address
     assert licenses.balance == 10 * ETH
 
 
 def test_custom_errors_surface_in_ape(stack, accounts, model_id, project):
     licenses = stack[1]
     with ape.reverts(licenses.LicenseManager__TermsChanged):
-        licenses.acquireLicense(model_id, "https://h.example", b"\2" * 32, sender=accounts[2], value=10 * ETH)
+        licenses.acquireLicense(model_id, "https://h.example", b"\2" * 32, accounts[2], sender=accounts[2],
+                                value=10 * ETH)
     # a ClaimManager over contracts that answer to another one refuses to deploy
     other = accounts[0].deploy(project.ModelRegistry, accounts[5])
     _, licenses_, usage, verifiers, _ = stack
     with ape.reverts(project.ClaimManager.ClaimManager__WiredElsewhere):
-        accounts[0].deploy(project.ClaimManager, other, licenses_, verifiers, usage)
+        accounts[0].deploy(project.ClaimManager, other, licenses_, verifiers, usage, 120, 1)

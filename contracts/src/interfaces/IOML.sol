@@ -10,7 +10,13 @@ interface IModelRegistry {
     function claimTerms(uint256 modelId, uint32 version)
         external
         view
-        returns (uint96 claimBond, uint32 challengeWindow, uint16 slashBps, uint16 claimantRewardBps);
+        returns (
+            uint96 claimBond,
+            uint32 challengeWindow,
+            uint16 slashBps,
+            uint16 claimantRewardBps,
+            uint32 licensePeriod
+        );
     function adminOf(uint256 modelId) external view returns (address);
     function sharesOf(uint256 modelId, address owner) external view returns (uint256 shares, uint256 totalShares);
     function permissionSigner(uint256 modelId) external view returns (address);
@@ -27,7 +33,15 @@ interface ILicenseManager {
     function claimInfo(uint256 licenseId)
         external
         view
-        returns (uint256 modelId, uint32 termsVersion, uint256 stake, bytes32 fingerprintRoot, address host);
+        returns (
+            uint256 modelId,
+            uint32 termsVersion,
+            uint256 stake,
+            bytes32 fingerprintRoot,
+            address host,
+            uint256 expiresAt,
+            address receiptSigner
+        );
     function usageInfo(uint256 licenseId)
         external
         view
@@ -38,8 +52,15 @@ interface ILicenseManager {
 
 /// @dev What the ClaimManager asks of the VerifierRegistry.
 interface IVerifierRegistry {
-    function quorumCheck(address[] calldata signers) external view returns (uint256 active, uint256 required);
+    function attestingStake(address[] calldata signers)
+        external
+        view
+        returns (uint256 signed, uint256 total, bool allActive);
     function penalize(address[] calldata verifiers) external returns (uint256 total);
+    function config()
+        external
+        view
+        returns (uint96 minStake, uint32 unbondingPeriod, uint32 activationDelay, uint16 penaltyBps);
 }
 
 /// @dev What the ClaimManager asks of UsageSettlement.

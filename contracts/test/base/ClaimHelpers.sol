@@ -159,7 +159,7 @@ abstract contract ClaimHelpers is OMLFixture {
         view
         returns (bytes[] memory sigs)
     {
-        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leafOfInput(c), c.evidenceHash, by);
+        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leafOfInput(c), c.evidenceHash, c.servedAt, by);
         sigs = new bytes[](pks.length);
         for (uint256 i; i < pks.length; ++i) {
             sigs[i] = sign(pks[i], digest);
@@ -182,34 +182,36 @@ abstract contract ClaimHelpers is OMLFixture {
             (stake,, version, r.accused) = registry.lineageClaimInfo(c.subjectId, c.familyId);
             r.modelId = c.familyId;
         } else {
-            (r.modelId, version, stake,, r.accused) = licenses.claimInfo(c.subjectId);
+            (r.modelId, version, stake,, r.accused,,) = licenses.claimInfo(c.subjectId);
+            r.notBefore = licenseStart(c.subjectId);
         }
         if (c.kind != ClaimKind.ALIGNMENT_BREACH) r.queryHash = c.queryHash;
         r.leaf = leafOfInput(c);
+        r.servedAt = c.servedAt;
         Terms memory t = registry.terms(r.modelId, version);
         r.bond = t.claimBond;
         r.slashAmount = stake * t.slashBps / 10_000;
+        uint256 pending = claims.pendingSlash(c.kind == ClaimKind.LINEAGE, c.subjectId);
+        uint256 free = stake > pending ? stake - pending : 0;
+        if (r.slashAmount > free) r.slashAmount = free;
         r.reward = r.slashAmount * t.claimantRewardBps / 10_000;
         r.deadline = uint64(block.timestamp + t.challengeWindow);
         r.attestersHash = keccak256(abi.encodePacked(attesters));
     }
 
-    /// @dev Opens `c` as `by` with the attestations of `pks` (sorted here), paying the right bond.
+    /// @dev Opens `c` as `by` with the attestations of `pks` (sorted here), paying the right bond;
+    /// first waits out the clock skew after the answer if it has not passed yet.
     function openAs(address by, ClaimManager.ClaimInput memory c, uint256[] memory pks)
         internal
         returns (uint256 id, ClaimManager.ClaimRecord memory r)
     {
+        if (block.timestamp < uint256(c.servedAt) + CLOCK_SKEW) vm.warp(uint256(c.servedAt) + CLOCK_SKEW);
         uint256[] memory s = sortByAddress(pks);
         r = recordFor(c, by, addressesOf(s));
         bytes[] memory sigs = signAttestationFor(c, s, by);
         vm.deal(by, by.balance + r.bond);
         vm.prank(by);
         id = claims.openClaim{value: r.bond}(c, sigs);
-    }
-
-    /// @dev A σ for the claim's query from the permission signer, issued now.
-    function sigmaFor(ClaimManager.ClaimRecord memory r, uint64 seq) internal view returns (bytes memory) {
-        return permissionSig(SIGNER_PK, r.subjectId, r.queryHash, seq, uint64(block.timestamp));
     }
 
     /// @dev A license of `who` on `modelId_`'s current terms, with a fingerprint commitment over
@@ -232,6 +234,7 @@ abstract contract ClaimHelpers is OMLFixture {
         }
         for (uint256 i; i < leafCount; ++i) {
             inputs[i].proof = TestMerkle.proof(ls, ls[i]);
+            inputs[i] = answeredAt(inputs[i], licenseStart(id));
         }
         vm.prank(admin);
         licenses.setFingerprintCommitment(id, TestMerkle.root(ls), keccak256(abi.encode(tag, "w")));
@@ -241,14 +244,14 @@ abstract contract ClaimHelpers is OMLFixture {
         c = abi.decode(abi.encode(r), (ClaimManager.ClaimRecord));
     }
 
-    /// @dev `r` with field `field % 12` changed to something derived from `salt` (never equal).
+    /// @dev `r` with field `field % 14` changed to something derived from `salt` (never equal).
     function tamper(ClaimManager.ClaimRecord memory r, uint256 field, uint256 salt)
         internal
         pure
         returns (ClaimManager.ClaimRecord memory t)
     {
         t = copyRecord(r);
-        field %= 12;
+        field %= 14;
         uint256 x = uint256(keccak256(abi.encode(salt, field)));
         if (field == 0) t.kind = ClaimKind((uint8(r.kind) + 1 + salt % 3) % 4);
         else if (field == 1) t.subjectId = r.subjectId ^ (1 + salt % 1_000);
@@ -261,6 +264,8 @@ abstract contract ClaimHelpers is OMLFixture {
         else if (field == 8) t.deadline = r.deadline ^ uint64(1 + salt % type(uint64).max);
         else if (field == 9) t.queryHash = r.queryHash ^ bytes32(1 + x % type(uint256).max);
         else if (field == 10) t.leaf = r.leaf ^ bytes32(1 + x % type(uint256).max);
-        else t.attestersHash = r.attestersHash ^ bytes32(1 + x % type(uint256).max);
+        else if (field == 11) t.attestersHash = r.attestersHash ^ bytes32(1 + x % type(uint256).max);
+        else if (field == 12) t.servedAt = r.servedAt ^ uint64(1 + salt % type(uint64).max);
+        else t.notBefore = r.notBefore ^ uint64(1 + salt % type(uint64).max);
     }
 }

@@ -23,18 +23,24 @@ abstract contract OMLFixture is TestBase {
     uint256 internal constant HOST_PK = 0x4057;
     uint256 internal constant ADMIN_PK = 0xAD;
     uint256 internal constant CLAIMANT_PK = 0xC1A1;
+    /// @dev The key every test license's gateway signs answer receipts with.
+    uint256 internal constant GATEWAY_PK = 0x6A7E;
     uint256[4] internal verifierPks = [uint256(0xA1), 0xA2, 0xA3, 0xA4];
 
     address internal signer;
     address internal host;
     address internal admin;
     address internal claimant;
+    address internal gateway;
     address internal ownerA = address(0xA11CE);
     address internal ownerB = address(0xB0B);
 
     uint96 internal constant VERIFIER_MIN_STAKE = 1 ether;
     uint32 internal constant VERIFIER_UNBONDING = 30 days;
+    uint32 internal constant VERIFIER_ACTIVATION = 2 days;
     uint16 internal constant VERIFIER_PENALTY_BPS = 2_000;
+    uint32 internal constant CLOCK_SKEW = 5 minutes;
+    uint8 internal constant ALL_KINDS = 0x0f;
     string internal constant ENDPOINT = "https://host.example/v1";
 
     Terms internal terms;
@@ -52,6 +58,7 @@ abstract contract OMLFixture is TestBase {
         host = vm.addr(HOST_PK);
         admin = vm.addr(ADMIN_PK);
         claimant = vm.addr(CLAIMANT_PK);
+        gateway = vm.addr(GATEWAY_PK);
         terms = Terms({
             pricePerQuery: 0.001 ether,
             minStake: 10 ether,
@@ -71,12 +78,18 @@ abstract contract OMLFixture is TestBase {
             vm.prank(vm.addr(verifierPks[i]));
             verifiers.join{value: VERIFIER_MIN_STAKE}();
         }
+        vm.warp(block.timestamp + VERIFIER_ACTIVATION);
+        for (uint256 i; i < 4; ++i) {
+            verifiers.activate(vm.addr(verifierPks[i]));
+        }
         vm.deal(host, 1_000 ether);
         vm.deal(claimant, 100 ether);
         licenseId = acquire(host, 10 ether);
         buildFingerprints();
         vm.prank(admin);
         licenses.setFingerprintCommitment(licenseId, fingerprintRoot, keccak256("weights"));
+        // Claims about answers served when the license began may open from here on.
+        vm.warp(block.timestamp + CLOCK_SKEW);
     }
 
     /// @dev Deploys in PROTOCOL.md's order, giving the first four the ClaimManager's address
@@ -84,14 +97,18 @@ abstract contract OMLFixture is TestBase {
     function deployStack() internal {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         registry = new ModelRegistry(predicted);
-        verifiers = new VerifierRegistry(VERIFIER_MIN_STAKE, VERIFIER_UNBONDING, VERIFIER_PENALTY_BPS, predicted);
+        verifiers = new VerifierRegistry(
+            VERIFIER_MIN_STAKE, VERIFIER_UNBONDING, VERIFIER_ACTIVATION, VERIFIER_PENALTY_BPS, predicted
+        );
         licenses = new LicenseManager(IModelRegistry(address(registry)), predicted);
         usage = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)), predicted);
         claims = new ClaimManager(
             IModelRegistry(address(registry)),
             ILicenseManager(address(licenses)),
             IVerifierRegistry(address(verifiers)),
-            IUsageSettlement(address(usage))
+            IUsageSettlement(address(usage)),
+            CLOCK_SKEW,
+            ALL_KINDS
         );
     }
 
@@ -109,7 +126,32 @@ abstract contract OMLFixture is TestBase {
     function acquire(address who, uint256 stake) internal returns (uint256 id) {
         (,, bytes32 th) = registry.currentTerms(modelId);
         vm.prank(who);
-        id = licenses.acquireLicense{value: stake}(modelId, ENDPOINT, th);
+        id = licenses.acquireLicense{value: stake}(modelId, ENDPOINT, th, gateway);
+    }
+
+    /// @dev When license `id` began (its expiry minus its terms' license period).
+    function licenseStart(uint256 id) internal view returns (uint64) {
+        LicenseManager.License memory l = licenses.getLicense(id);
+        return uint64(l.expiresAt - registry.terms(l.modelId, l.termsVersion).licensePeriod);
+    }
+
+    /// @dev `c` with the evidence of its answer: for UNPERMITTED_USE, served at `servedAt` and
+    /// receipted by the gateway key; other kinds carry no receipt.
+    function answeredAt(ClaimManager.ClaimInput memory c, uint64 servedAt)
+        internal
+        view
+        returns (ClaimManager.ClaimInput memory)
+    {
+        c.servedAt = servedAt;
+        if (c.kind != ClaimKind.UNPERMITTED_USE) {
+            c.answerHash = bytes32(0);
+            c.receipt = "";
+            return c;
+        }
+        c.answerHash = keccak256(abi.encode("answer", c.queryHash));
+        c.receipt =
+            sign(GATEWAY_PK, claims.receiptDigest(c.subjectId, c.queryHash, c.answerHash, servedAt, c.receiptPermission));
+        return c;
     }
 
     /// @dev Four leaves in a sorted-pair tree: root = H(H(l0,l1), H(l2,l3)) with pairs sorted.
@@ -150,6 +192,7 @@ abstract contract OMLFixture is TestBase {
         c.salt = salts[i];
         c.proof = proofOf(i);
         c.evidenceHash = keccak256(abi.encode("transcript", i));
+        c = answeredAt(c, licenseStart(licenseId));
     }
 
     /// @dev Attestations of `count` verifiers for a claim `claimant` opens, ordered by address.
@@ -167,7 +210,7 @@ abstract contract OMLFixture is TestBase {
         view
         returns (bytes[] memory sigs)
     {
-        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash, by);
+        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash, c.servedAt, by);
         uint256[] memory pks = sortedVerifierPks();
         sigs = new bytes[](count);
         for (uint256 i; i < count; ++i) {
@@ -207,13 +250,17 @@ abstract contract OMLFixture is TestBase {
         r.claimant = claimant;
         r.accused = host;
         r.bond = terms.claimBond;
-        (,, uint256 stake,,) = licenses.claimInfo(licenseId);
+        (,, uint256 stake,,,,) = licenses.claimInfo(licenseId);
         r.slashAmount = stake * terms.slashBps / 10_000;
+        uint256 free = stake - claims.pendingSlash(false, licenseId);
+        if (r.slashAmount > free) r.slashAmount = free;
         r.reward = r.slashAmount * terms.claimantRewardBps / 10_000;
         r.deadline = uint64(block.timestamp + terms.challengeWindow);
         r.queryHash = queryHashes[i];
         r.leaf = leaves[i];
         r.attestersHash = keccak256(abi.encodePacked(sortedAttesters(attesterCount)));
+        r.servedAt = licenseStart(licenseId);
+        r.notBefore = licenseStart(licenseId);
     }
 
     function openClaimOn(uint256 i) internal returns (uint256 id, ClaimManager.ClaimRecord memory r) {
@@ -222,6 +269,11 @@ abstract contract OMLFixture is TestBase {
         bytes[] memory sigs = attest(c, leaves[i], 3);
         vm.prank(claimant);
         id = claims.openClaim{value: terms.claimBond}(c, sigs);
+    }
+
+    /// @dev The fixture signer's σ for the claim's query, issued when its answer was served.
+    function sigmaFor(ClaimManager.ClaimRecord memory r, uint64 seq) internal view returns (bytes memory) {
+        return permissionSig(SIGNER_PK, r.subjectId, r.queryHash, seq, r.servedAt);
     }
 
     function permissionSig(uint256 pk, uint256 lic, bytes32 q, uint64 seq, uint64 issuedAt)

@@ -1,4 +1,4 @@
-"""Check 5: the chain can still take a claim: the leaf was never claimed (a claimed leaf stays
+"""Check 6: the chain can still take a claim: the leaf was never claimed (a claimed leaf stays
 spent, refuted or not) and the license's stake is still slashable."""
 from __future__ import annotations
 

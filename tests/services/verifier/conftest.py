@@ -19,6 +19,7 @@ def stack(tmp_path_factory):
         for name, host in zip(("clean", "slashable"), chain.accounts.hosts):
             fingerprints = [Fingerprint(f"{name} key {i}", f"{name} secret answer {i}") for i in range(40)]
             licenses.append(License(chain.add_license(host, fingerprints, b"\x11" * 32), host, fingerprints))
+        chain.after_clock_skew()  # transcripts answer "one skew ago": after the licenses began
         with chain.permission_service() as permission:
             with httpx.Client(base_url=permission.url, timeout=30) as http:  # wait for the chain mirror
                 for license in licenses:

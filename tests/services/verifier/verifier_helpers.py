@@ -9,8 +9,11 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
+from oml_core import typed_data as td
+from oml_core.chain.clock import ChainClock
 from oml_core.fingerprint.commit import commitment_tree, proof_for
 from oml_core.fingerprint.record import Fingerprint
+from services.common.receipt import permission_struct_hash, receipt_body
 from services.common.signed_requests import sign_headers
 from services.common.transcript import RevealedFingerprint, Transcript
 from services.permission.client import PermissionClient
@@ -54,16 +57,39 @@ class Stack:
         return next(lic for lic in (self.clean, self.slashable) if fp in lic.fingerprints)
 
     def transcript(self, fp: Fingerprint, answer: str | None = None, permission: dict | None = None,
-                   proof: list[bytes] | None = None, messages: list[dict] | None = None) -> Transcript:
+                   proof: list[bytes] | None = None, messages: list[dict] | None = None,
+                   receipt: dict | None | bool = True, served_at: int | None = None) -> Transcript:
+        """A probe's transcript; `receipt=True`: the host's gateway signed the answer (at
+        `served_at`; default: one clock skew ago, so a claim may open at once), None/False: the
+        answer carries no receipt."""
         license = self.license_of(fp)
         if proof is None:
             proof = proof_for(commitment_tree(license.fingerprints), fp)
+        messages = messages or fp.messages
+        answer = fp.response + " and more" if answer is None else answer
+        if receipt is True:
+            if served_at is None:
+                served_at = self.now() - self.chain.claim_params.clock_skew - 1
+            receipt = self.receipt(license, td.query_hash(messages), answer, permission, served_at)
         now = int(time.time())
-        return Transcript(license_id=license.license_id, endpoint="http://host.test",
-                          messages=messages or fp.messages,
-                          answer=fp.response + " and more" if answer is None else answer,
-                          permission=permission, fingerprint=RevealedFingerprint.of(fp, proof),
+        return Transcript(license_id=license.license_id, endpoint="http://host.test", messages=messages,
+                          answer=answer, permission=permission, receipt=receipt or None,
+                          fingerprint=RevealedFingerprint.of(fp, proof),
                           prover=address_of(self.prover_key), sent_at=now, received_at=now)
+
+    def now(self) -> int:
+        """Protocol time (follows the dev chain, which up() moved ahead of the wall clock)."""
+        return int(ChainClock.of(self.chain.w3)())
+
+    def receipt(self, license: License, query_hash: bytes, answer: str, permission: dict | None = None,
+                served_at: int | None = None, key: str | None = None) -> dict:
+        """The answer receipt the license's gateway (or `key`) signs."""
+        served_at = self.now() if served_at is None else served_at
+        receipt = td.AnswerReceipt(license.license_id, query_hash, td.response_hash(answer), served_at,
+                                   permission_struct_hash(permission))
+        signer_key = bytes.fromhex((key or license.host_key).removeprefix("0x"))
+        return receipt_body(receipt, address_of(key or license.host_key),
+                            td.sign_typed(receipt, self.chain.oml.receipt_domain, signer_key))
 
     def sigma(self, fp: Fingerprint) -> dict:
         """σ for the fingerprint's query, issued to the licensed host by the permission service."""
