@@ -47,7 +47,8 @@ contract ClaimManagerTest is ClaimHelpers {
     function setUpLineage() internal {
         familyTerms = terms;
         familyTerms.claimBond = 2 ether;
-        familyTerms.challengeWindow = 2 days;
+        // Longer than the fixture's, yet shorter than the verifiers' activation delay (2 days).
+        familyTerms.challengeWindow = 36 hours;
         familyTerms.unbondingPeriod = 8 days;
         familyTerms.slashBps = 6_000;
         familyTerms.claimantRewardBps = 3_000;
@@ -225,7 +226,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(r.bond, 2 ether);
         vm.assertEq(r.slashAmount, 3 ether); // 5 × 60 %
         vm.assertEq(r.reward, 0.9 ether); // 3 × 30 %
-        vm.assertEq(r.deadline, block.timestamp + 2 days);
+        vm.assertEq(r.deadline, block.timestamp + 36 hours);
         bytes[] memory sigs = signAttestation(c, three());
         vmc.expectEmit(address(claims));
         emit ClaimManager.ClaimOpened(1, ClaimKind.LINEAGE, derivedId, r, c.evidenceHash, addressesOf(three()));

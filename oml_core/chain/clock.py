@@ -40,6 +40,12 @@ class ChainClock:
                 self._refresh(wall)
             return wall + self._offset
 
+    def observe(self, block_timestamp: int) -> None:
+        """A block time seen elsewhere (the permission service's chain mirror): the clock reaches
+        it at once, so what is stamped after a block was seen is never dated before that block."""
+        with self._lock:
+            self._offset = max(self._offset, block_timestamp - self._wall())
+
     def _refresh(self, wall: float) -> None:
         try:
             head = self._head_timestamp()

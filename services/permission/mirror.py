@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +53,12 @@ class _Event:
 
 class ChainMirror:
     def __init__(self, db: Database, w3: Web3, deployment, confirmations: int = 2,
-                 poll_interval: float = 2.0, chunk_blocks: int = 2_000):
+                 poll_interval: float = 2.0, chunk_blocks: int = 2_000,
+                 on_block_time: Callable[[int], None] | None = None):
+        """`on_block_time` hears the timestamp of each chunk's last block before the chunk is
+        applied: the service's clock, so that no σ for a license is stamped before it began."""
         self.db, self.w3, self.deployment = db, w3, deployment
+        self.on_block_time = on_block_time
         self.confirmations, self.poll_interval, self.chunk_blocks = confirmations, poll_interval, chunk_blocks
         self.licenses = deployment.contract(w3, "LicenseManager")
         self.registry = deployment.contract(w3, "ModelRegistry")
@@ -72,8 +77,11 @@ class ChainMirror:
             cursor = session.get(ChainCursor, CURSOR)
             return None if cursor is None else cursor.block_number
 
+    def _block(self, number: int) -> dict | None:
+        return self.w3.provider.make_request("eth_getBlockByNumber", [hex(number), False]).get("result")
+
     def _block_hash(self, number: int) -> bytes | None:
-        block = self.w3.provider.make_request("eth_getBlockByNumber", [hex(number), False]).get("result")
+        block = self._block(number)
         return None if block is None else bytes.fromhex(block["hash"][2:])
 
     # ------------------------------------------------------------------ polling
@@ -96,7 +104,10 @@ class ChainMirror:
         while start <= safe:
             end = min(safe, start + self.chunk_blocks - 1)
             events = self._fetch(start, end)
-            end_hash = self._block_hash(end)
+            end_block = self._block(end)
+            end_hash = None if end_block is None else bytes.fromhex(end_block["hash"][2:])
+            if end_block is not None and self.on_block_time is not None:
+                self.on_block_time(int(end_block["timestamp"], 16))
             try:
                 self._apply_chunk(start, end, end_hash, events)
             except IntegrityError:  # another replica (or worker) applied this chunk first

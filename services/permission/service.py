@@ -92,7 +92,7 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
         from services.permission.mirror import ChainMirror
 
         mirror = ChainMirror(db, w3, deployment, settings.confirmations, settings.poll_interval_s,
-                             settings.log_chunk_blocks)
+                             settings.log_chunk_blocks, getattr(clock, "observe", None))
         if is_active_verifier is None:
             registry = deployment.contract(w3, "VerifierRegistry")
             is_active_verifier = lambda address: bool(registry.functions.isActive(address).call())

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from permission_helpers import make_settings
 
 from oml_core import typed_data as td
+from oml_core.chain.anvil import advance_time
 from oml_core.contracts import OMLContracts
 from oml_core.demo import DEMO_TERMS, ETH
 from services.permission.app import create_app
@@ -207,6 +208,12 @@ def test_verifiers_sign_in_against_the_verifier_registry(chain, anvil):
             PermissionClient(http).sign_in(bytes.fromhex(verifier_key[2:]), "verifier")
         assert info.value.code == "not_active_verifier"
         chain.oml.join_verifier(verifier_key, ETH)
+        with pytest.raises(ServiceError) as info:  # joined, but its stake does not count yet
+            PermissionClient(http).sign_in(bytes.fromhex(verifier_key[2:]), "verifier")
+        assert info.value.code == "not_active_verifier"
+        delay = chain.oml.verifiers.functions.config().call()[2]
+        advance_time(chain.w3, delay)
+        chain.oml.activate_verifier(verifier_key, chain.oml.sender(verifier_key).address)
         token = PermissionClient(http).sign_in(bytes.fromhex(verifier_key[2:]), "verifier")
         assert (token["role"], token["license_id"]) == ("verifier", None)
 

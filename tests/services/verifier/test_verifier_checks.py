@@ -27,9 +27,38 @@ def test_sigma_shown_in_the_answer_makes_the_query_honest(stack):
 
 def test_sigma_held_only_by_the_permission_service_makes_the_query_honest(stack):
     fp = stack.fresh_fingerprint()
-    stack.sigma(fp)  # the host got σ but did not show it
-    result = stack.verifier(0, "check-looked-up").check(stack.transcript(fp, permission=None))
+    sigma = stack.sigma(fp)  # the host got σ before serving, but did not show it
+    transcript = stack.transcript(fp, permission=None, served_at=sigma["issued_at"])
+    result = stack.verifier(0, "check-looked-up").check(transcript)
     assert result.verdict == Verdict.HONEST and "permission service" in result.reason
+
+
+def test_sigma_issued_after_the_answer_does_not_count(stack):
+    """A host that served without σ and buys one afterwards (seeing the probe, or a claim) is
+    still unpermitted: σ clears only answers served after it was issued."""
+    fp = stack.fresh_fingerprint()
+    transcript = stack.transcript(fp)  # served one clock skew ago, without σ
+    late = stack.sigma(fp)
+    assert late["issued_at"] > transcript.answer_receipt()[0].served_at
+    verifier = stack.verifier(0, "check-late")
+    assert verifier.check(transcript).verdict == Verdict.UNPERMITTED
+    shown_late = stack.transcript(fp, permission=late, served_at=transcript.answer_receipt()[0].served_at)
+    assert verifier.check(shown_late).verdict == Verdict.UNPERMITTED
+
+
+def test_an_answer_without_the_hosts_receipt_convicts_nobody(stack):
+    """The prover's word alone (no receipt, or a receipt the prover signed itself) is no evidence."""
+    fp = stack.fresh_fingerprint()
+    verifier = stack.verifier(0, "check-no-receipt")
+    result = verifier.check(stack.transcript(fp, receipt=None))
+    assert result.verdict == Verdict.NO_RECEIPT, result.reason
+    license = stack.license_of(fp)
+    forged = stack.receipt(license, fp.query_hash, fp.response, key=stack.prover_key)
+    result = verifier.check(stack.transcript(fp, answer=fp.response, receipt=forged))
+    assert result.verdict == Verdict.NO_RECEIPT and "receipt signer" in result.reason
+    honest_receipt_other_text = stack.receipt(license, fp.query_hash, "a bland refusal")
+    result = verifier.check(stack.transcript(fp, answer=fp.response, receipt=honest_receipt_other_text))
+    assert result.verdict == Verdict.NO_RECEIPT and "another answer" in result.reason
 
 
 def test_sigma_not_signed_by_the_permission_signer_does_not_count(stack):

@@ -8,9 +8,11 @@ import pytest
 from verifier_helpers import attestation_body, signed
 
 from oml_core.chain.anvil import advance_time
+from oml_core.chain.errors import TransactionFailed
 from services.permission.client import permission_of
 from services.stack import LOCAL_TERMS, address_of
 from services.verifier.db import OPENED
+from services.verifier.permission_lookup import PermissionLookup
 from services.verifier.verdicts import Verdict
 
 
@@ -66,12 +68,17 @@ def test_unpermitted_transcript_is_claimed_with_a_quorum_and_slashed_after_the_w
     assert again.verdict == Verdict.UNCLAIMABLE and f"claim {claim_id}" in again.reason
 
 
-def test_a_refuted_claim_is_recorded_with_its_lost_bond(stack, trio):
+def test_a_refuted_claim_is_recorded_with_its_lost_bond(stack, trio, monkeypatch):
+    """Verifiers that never ask the permission service (lazy, or bribed) claim an answer the host
+    served with σ; the host refutes with that σ and the lead records the lost bond."""
     lead, _ = trio
     fp = stack.fresh_fingerprint()
-    status = lead.process(stack.transcript(fp))
+    sigma = stack.sigma(fp)  # issued before the answer was served
+    monkeypatch.setattr(PermissionLookup, "permissions", lambda *_args: [])
+    transcript = stack.transcript(fp, served_at=sigma["issued_at"])
+    stack.chain.after_clock_skew()
+    status = lead.process(transcript)
     claim_id = status["claim"]["claim_id"]
-    sigma = stack.sigma(fp)  # the host obtains σ afterwards and refutes within the window
     stack.chain.oml.refute(stack.clean.host_key, stack.chain.oml.opened_claim(claim_id), permission_of(sigma),
                            bytes.fromhex(sigma["signature"][2:]))
     lead.run_once()
@@ -79,12 +86,31 @@ def test_a_refuted_claim_is_recorded_with_its_lost_bond(stack, trio):
     assert after["status"] == "refuted" and str(LOCAL_TERMS.claim_bond) in after["claim"]["outcome"]
 
 
+def test_a_sigma_bought_after_the_claim_opened_refutes_nothing(stack, trio):
+    """The attack of issue 13 #1: the host reads the queryHash from ClaimOpened, buys σ for it and
+    tries to refute. The σ was issued after the answer: the refute reverts and the slash goes on."""
+    lead, _ = trio
+    oml = stack.chain.oml
+    license = stack.new_license("late-sigma")
+    fp = stack.fresh_fingerprint(license)
+    status = lead.process(stack.transcript(fp))
+    claim_id = status["claim"]["claim_id"]
+    late = stack.sigma(fp)
+    with pytest.raises(TransactionFailed) as failed:
+        oml.refute(license.host_key, oml.opened_claim(claim_id), permission_of(late),
+                   bytes.fromhex(late["signature"][2:]))
+    assert failed.value.error_name == "ClaimManager__PermissionAfterAnswer"
+    advance_time(stack.chain.w3, LOCAL_TERMS.challenge_window + 1)
+    lead.run_once()
+    assert oml.claim_status(claim_id) == "Executed"
+
+
 def test_without_enough_peers_the_claim_waits_in_gathering(stack):
     lead = stack.verifier(0, "lonely-lead", peers=[])
     fp = stack.fresh_fingerprint()
     before = claim_count(stack)
     status = lead.process(stack.transcript(fp))
-    assert status["status"] == "gathering" and "1 of 3 attestations" in status["claim"]["last_error"]
+    assert status["status"] == "gathering" and "stake a quorum needs" in status["claim"]["last_error"]
     assert claim_count(stack) == before
 
 

@@ -91,7 +91,7 @@ def test_a_body_other_than_the_signed_one_is_refused(stack, client):
     assert swapped.status_code == 401 and "not the one signed" in swapped.json()["detail"]
 
 
-def test_a_flood_of_nonces_does_not_make_an_early_request_replayable(stack, client):
+def test_a_flood_of_nonces_does_not_make_an_early_request_replayable(stack, client, monkeypatch):
     prover = address_of(stack.prover_key)
     client.app.state.prover_gate = sr.RequestVerifier(lambda address: address == prover, max_nonces=64)
     path = "/v1/transcripts/0x" + "ab" * 32
@@ -105,6 +105,12 @@ def test_a_flood_of_nonces_does_not_make_an_early_request_replayable(stack, clie
 
     replayed = client.get(path, headers=first)
     assert replayed.status_code == 401 and "replayed" in replayed.json()["detail"]
+
+    later = sr.time.time() + client.app.state.prover_gate.max_skew_s + 2  # the flood's window is over
+    monkeypatch.setattr(sr.time, "time", lambda: later)
+    assert client.get(path, headers=signed(stack.prover_key, "GET", path)).status_code == 404
+    stale = client.get(path, headers=first)
+    assert stale.status_code == 401 and "from now" in stale.json()["detail"]
 
 
 def test_a_request_signed_before_a_restart_is_refused_after_it(stack, verifier, monkeypatch):

@@ -17,7 +17,7 @@ from services.common.receipt import permission_struct_hash, receipt_body
 from services.common.signed_requests import sign_headers
 from services.common.transcript import RevealedFingerprint, Transcript
 from services.permission.client import PermissionClient
-from services.stack import LocalChain, address_of
+from services.stack import LocalChain, address_of, sign_in_when_mirrored
 from services.verifier.app import create_app
 from services.verifier.config import Settings
 from services.verifier.service import Verifier
@@ -44,6 +44,7 @@ class Stack:
 
     def __post_init__(self):
         self._unused = {id(lic): list(lic.fingerprints) for lic in (self.clean, self.slashable)}
+        self._extra: list[License] = []
         self._verifiers: list[Verifier] = []
 
     @property
@@ -54,14 +55,27 @@ class Stack:
         return self._unused[id(license or self.clean)].pop(0)
 
     def license_of(self, fp: Fingerprint) -> License:
-        return next(lic for lic in (self.clean, self.slashable) if fp in lic.fingerprints)
+        return next(lic for lic in (self.clean, self.slashable, *self._extra) if fp in lic.fingerprints)
+
+    def new_license(self, name: str, size: int = 4) -> License:
+        """A license of its own for a test that slashes or blocks it (host 1), mirrored and begun."""
+        host = self.chain.accounts.hosts[1]
+        fingerprints = [Fingerprint(f"{name} key {i}", f"{name} secret answer {i}") for i in range(size)]
+        license = License(self.chain.add_license(host, fingerprints, b"\x12" * 32), host, fingerprints)
+        with httpx.Client(base_url=self.permission_url, timeout=30) as http:
+            sign_in_when_mirrored(PermissionClient(http), host, "host", license.license_id)
+        self.chain.after_clock_skew()
+        self._extra.append(license)
+        self._unused[id(license)] = list(fingerprints)
+        return license
 
     def transcript(self, fp: Fingerprint, answer: str | None = None, permission: dict | None = None,
                    proof: list[bytes] | None = None, messages: list[dict] | None = None,
                    receipt: dict | None | bool = True, served_at: int | None = None) -> Transcript:
         """A probe's transcript; `receipt=True`: the host's gateway signed the answer (at
-        `served_at`; default: one clock skew ago, so a claim may open at once), None/False: the
-        answer carries no receipt."""
+        `served_at`; default: one clock skew ago, so a claim may open at once, or when `permission`
+        was issued if that is later, as an honest gateway stamps it), None/False: the answer
+        carries no receipt."""
         license = self.license_of(fp)
         if proof is None:
             proof = proof_for(commitment_tree(license.fingerprints), fp)
@@ -70,6 +84,8 @@ class Stack:
         if receipt is True:
             if served_at is None:
                 served_at = self.now() - self.chain.claim_params.clock_skew - 1
+                if permission is not None:
+                    served_at = max(served_at, int(permission["issued_at"]))
             receipt = self.receipt(license, td.query_hash(messages), answer, permission, served_at)
         now = int(time.time())
         return Transcript(license_id=license.license_id, endpoint="http://host.test", messages=messages,
