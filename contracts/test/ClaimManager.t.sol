@@ -194,6 +194,8 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "leaf");
         vm.assertEq(claims.openClaims(false, licenseId), 1, "open");
         vm.assertEq(claims.openClaims(true, licenseId), 0, "open lineage");
+        vm.assertEq(claims.pendingSlash(false, licenseId), SLASH, "the slash is reserved");
+        vm.assertEq(claims.pendingSlash(true, licenseId), 0);
         vm.assertEq(claimant.balance, before - BOND, "claimant paid the bond");
         vm.assertEq(address(claims).balance, BOND, "bond held");
         vm.assertEq(r.slashAmount, SLASH, "slash snapshot");
@@ -234,6 +236,8 @@ contract ClaimManagerTest is ClaimHelpers {
         uint256 id = claims.openClaim{value: 2 ether}(c, sigs);
         vm.assertTrue(claims.matchesRecord(id, r));
         vm.assertEq(claims.openClaims(true, derivedId), 1, "lineage open");
+        vm.assertEq(claims.pendingSlash(true, derivedId), 3 ether, "registration stake reserved");
+        vm.assertEq(claims.pendingSlash(false, derivedId), 0);
         vm.assertEq(claims.openClaims(false, derivedId), 0, "license counter untouched");
         vm.assertEq(claims.claimOfLeaf(lineageLeaves[2]), id);
         vm.assertEq(address(claims).balance, 2 ether);
@@ -449,6 +453,16 @@ contract ClaimManagerTest is ClaimHelpers {
         claims.openClaim{value: BOND}(c, sigs);
     }
 
+    function test_openClaim_revert_unexpectedReceipt_lineage() public {
+        setUpLineage();
+        ClaimManager.ClaimInput memory c = lineageInput(0);
+        c.receipt = claimInput(0).receipt;
+        bytes[] memory sigs = signAttestation(c, three());
+        vm.prank(claimant);
+        vm.expectRevert(ClaimManager.ClaimManager__UnexpectedReceipt.selector);
+        claims.openClaim{value: 2 ether}(c, sigs);
+    }
+
     function test_openClaim_revert_emptyEvidence() public {
         ClaimManager.ClaimInput memory c = alignmentInput(bytes32(0));
         bytes[] memory sigs = signAttestation(c, three());
@@ -551,7 +565,8 @@ contract ClaimManagerTest is ClaimHelpers {
             vm.prank(vm.addr(s[i]));
             verifiers.requestLeave();
         }
-        vm.assertEq(verifiers.quorumStake(), VERIFIER_MIN_STAKE);
+        vm.assertEq(verifiers.activeStake(), VERIFIER_MIN_STAKE);
+        vm.assertLe(verifiers.quorumStake(), VERIFIER_MIN_STAKE);
         ClaimManager.ClaimInput memory c = claimInput(0);
         ClaimManager.ClaimInput memory other = leakInput(0); // another kind: another digest
         bytes[] memory sigs = signAttestation(other, firstVerifiers(1));
@@ -744,6 +759,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(address(claims).balance, 0);
         vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "revealed leaf stays spent");
         vm.assertEq(claims.openClaims(false, licenseId), 0);
+        vm.assertEq(claims.pendingSlash(false, licenseId), 0, "the reservation is released");
         vm.assertEq(licenseStake(licenseId), STAKE, "stake untouched");
         vm.assertTrue(claims.matchesRecord(id, r), "record still matches");
     }
@@ -1063,6 +1079,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(address(claims).balance, 0);
         vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "leaf spent");
         vm.assertEq(claims.openClaims(false, licenseId), 0);
+        vm.assertEq(claims.pendingSlash(false, licenseId), 0, "the reservation is taken");
         // The owners can take their shares (3 : 1).
         vm.assertEq(usage.withdrawable(modelId, ownerA), toOwners * 3 / 4);
         vm.assertEq(usage.withdrawable(modelId, ownerB), toOwners / 4);
@@ -1109,6 +1126,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(registry.totalRegistrationStake(), 2 ether);
         vm.assertEq(address(registry).balance, regBefore - 3 ether);
         vm.assertEq(claims.openClaims(true, derivedId), 0);
+        vm.assertEq(claims.pendingSlash(true, derivedId), 0);
         vm.assertEq(address(claims).balance, 0);
     }
 
@@ -1425,6 +1443,63 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(usage.claimManager(), address(claims));
     }
 
+    /// @dev A fresh, correctly wired stack with the given ClaimManager parameters (the verifier
+    /// registry as the fixture's).
+    function deployWith(uint32 skew, uint8 kinds) internal returns (ClaimManager cm) {
+        address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        ModelRegistry r = new ModelRegistry(predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
+        UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
+        cm = new ClaimManager(
+            IModelRegistry(address(r)), ILicenseManager(address(l)), IVerifierRegistry(address(v)), IUsageSettlement(address(u)), skew, kinds
+        );
+    }
+
+    /// @dev No clock skew would let a claim open the second its answer is served (before a σ
+    /// bought once it is seen could be told from an honest one); no kind enabled, or a bit beyond
+    /// the four kinds, is a misconfiguration.
+    function test_RevertWhen_constructor_invalidConfig() public {
+        uint32[4] memory skews = [uint32(0), CLOCK_SKEW, CLOCK_SKEW, CLOCK_SKEW];
+        uint8[4] memory kinds = [ALL_KINDS, 0, 0x10, 0xff];
+        for (uint256 i; i < 4; ++i) {
+            address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+            ModelRegistry r = new ModelRegistry(predicted);
+            LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+            VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
+            UsageSettlement u =
+                new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
+            vm.expectRevert(ClaimManager.ClaimManager__InvalidConfig.selector);
+            new ClaimManager(
+                IModelRegistry(address(r)),
+                ILicenseManager(address(l)),
+                IVerifierRegistry(address(v)),
+                IUsageSettlement(address(u)),
+                skews[i],
+                kinds[i]
+            );
+        }
+    }
+
+    function test_constructor_configBoundaries() public {
+        ClaimManager cm = deployWith(1, 1);
+        (uint32 skew, uint8 kinds, uint256 maxWindow) = cm.config();
+        vm.assertEq(uint256(skew), 1);
+        vm.assertEq(uint256(kinds), 1);
+        vm.assertEq(maxWindow, 2 days - 1);
+        cm = deployWith(type(uint32).max, 0x0f);
+        (skew, kinds,) = cm.config();
+        vm.assertEq(uint256(skew), type(uint32).max);
+        vm.assertEq(uint256(kinds), 0x0f);
+    }
+
+    function test_views_configOfFixture() public view {
+        (uint32 skew, uint8 kinds, uint256 maxWindow) = claims.config();
+        vm.assertEq(uint256(skew), CLOCK_SKEW);
+        vm.assertEq(uint256(kinds), ALL_KINDS);
+        vm.assertEq(maxWindow, VERIFIER_ACTIVATION - 1, "the shorter of activation and unbonding, less one");
+    }
+
     function test_constructor_acceptsPredictedAddress() public {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         ModelRegistry r = new ModelRegistry(predicted);
@@ -1526,6 +1601,8 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(claims.claimOfLeaf(leaves[0]), 0);
         vm.assertEq(claims.openClaims(false, licenseId), 0);
         vm.assertEq(claims.openClaims(true, modelId), 0);
+        vm.assertEq(claims.pendingSlash(false, licenseId), 0);
+        vm.assertEq(claims.pendingSlash(true, modelId), 0);
         vm.assertEq(claims.totalOwed(), 0);
         vm.assertEq(claims.owedTo(claimant), 0);
         ClaimManager.ClaimRecord memory r;
@@ -1648,44 +1725,56 @@ contract ClaimManagerTest is ClaimHelpers {
     ) public {
         stake = bound(stake, terms.minStake, 1e6 ether);
         added = bound(added, 0, 1e6 ether);
-        setSlashTerms(bound(slashBps, 1, 10_000), bound(rewardBps, 0, 10_000), terms.claimBond);
-        uint256 n = bound(claimsCount, 1, 4);
+        slashBps = bound(slashBps, 1, 10_000);
+        setSlashTerms(slashBps, bound(rewardBps, 0, 10_000), terms.claimBond);
         vm.deal(host, stake + added);
         (uint256 lic, ClaimManager.ClaimInput[] memory inputs) = licenseWithFingerprints(host, stake, 4, "fz2");
-        uint256[] memory ids = new uint256[](n);
-        ClaimManager.ClaimRecord[] memory rs = new ClaimManager.ClaimRecord[](n);
-        uint256 reserved;
-        for (uint256 i; i < n; ++i) {
-            uint256 want = stake * bound(slashBps, 1, 10_000) / 10_000;
-            if (want > stake - reserved) want = stake - reserved;
-            if (want == 0) {
-                // Nothing left to reserve: the claim is refused outright.
-                bytes[] memory sigs = signAttestation(inputs[i], sortByAddress(three()));
-                vm.prank(claimant);
-                vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__NothingLeftToSlash.selector, lic));
-                claims.openClaim{value: terms.claimBond}(inputs[i], sigs);
-                n = i;
-                break;
-            }
-            (ids[i], rs[i]) = openAs(claimant, inputs[i], three());
-            vm.assertEq(rs[i].slashAmount, want, "stake x slashBps, within what is not reserved");
-            reserved += want;
-            vm.assertEq(claims.pendingSlash(false, lic), reserved);
-        }
+        (uint256[] memory ids, ClaimManager.ClaimRecord[] memory rs, uint256 reserved) =
+            openReserving(lic, inputs, stake * slashBps / 10_000, bound(claimsCount, 1, 4));
         vm.assertLe(reserved, stake, "reservations within the stake");
         if (added != 0) {
             vm.prank(host);
             licenses.addStake{value: added}(lic);
         }
-        vm.warp(rs[n - 1].deadline);
+        vm.warp(rs[ids.length - 1].deadline);
         uint256 total;
-        for (uint256 i; i < n; ++i) {
+        for (uint256 i; i < ids.length; ++i) {
             total += executeChecked(ids[i], rs[i], lic, stake);
         }
         vm.assertEq(total, reserved, "each execute takes exactly what its claim reserved");
         vm.assertLe(total, stake);
         vm.assertEq(licenseStake(lic), stake + added - total);
         vm.assertEq(address(claims).balance, 0, "nothing stuck");
+    }
+
+    /// @dev Opens up to `n` claims on `lic`, each reserving `each` within what the earlier ones
+    /// left; a claim finding nothing left is refused and ends the series.
+    function openReserving(uint256 lic, ClaimManager.ClaimInput[] memory inputs, uint256 each, uint256 n)
+        internal
+        returns (uint256[] memory ids, ClaimManager.ClaimRecord[] memory rs, uint256 reserved)
+    {
+        uint256 stake = licenseStake(lic);
+        ids = new uint256[](n);
+        rs = new ClaimManager.ClaimRecord[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 want = each < stake - reserved ? each : stake - reserved;
+            if (want == 0) {
+                // Nothing left to reserve: the claim is refused outright.
+                bytes[] memory sigs = signAttestation(inputs[i], sortByAddress(three()));
+                vm.prank(claimant);
+                vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__NothingLeftToSlash.selector, lic));
+                claims.openClaim{value: terms.claimBond}(inputs[i], sigs);
+                assembly ("memory-safe") {
+                    mstore(ids, i)
+                    mstore(rs, i)
+                }
+                return (ids, rs, reserved);
+            }
+            (ids[i], rs[i]) = openAs(claimant, inputs[i], three());
+            vm.assertEq(rs[i].slashAmount, want, "stake x slashBps, within what is not reserved");
+            reserved += want;
+            vm.assertEq(claims.pendingSlash(false, lic), reserved);
+        }
     }
 
     /// @dev LINEAGE with random family terms: the registration stake is slashed by the family's

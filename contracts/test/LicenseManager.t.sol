@@ -208,7 +208,7 @@ contract LicenseManagerTest is UnitHelpers {
 
     function test_RevertWhen_addStake_expired() public {
         (, uint256 expiresAt) = licenses.lifecycle(licenseId);
-        vm.assertEq(expiresAt, block.timestamp + terms.licensePeriod);
+        vm.assertEq(expiresAt, START + terms.licensePeriod);
         vm.warp(expiresAt);
         vm.startPrank(host);
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__Expired.selector, licenseId, expiresAt));

@@ -416,6 +416,95 @@ contract ModelRegistryTest is UnitHelpers {
         registry.proposeSigner(modelId, newSigner);
     }
 
+    // -------------------------------------------------------------- revokeSigner
+
+    /// @dev A compromised signer is replaced at once: its σ count only for issue times before
+    /// now, the new signer's from now on (no rotation delay).
+    function test_revokeSigner_replacesAtOnce() public {
+        uint64 at = uint64(block.timestamp);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.SignerRevoked(modelId, signer, newSigner);
+        vm.prank(admin);
+        registry.revokeSigner(modelId, newSigner);
+        vm.assertEq(registry.permissionSigner(modelId), newSigner);
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, at - 1), "earlier sigma stay valid");
+        vm.assertFalse(registry.isPermissionSigner(modelId, signer, at), "from now on: void");
+        vm.assertTrue(registry.isPermissionSigner(modelId, newSigner, at));
+        // Still true long after: the record of the revocation does not move.
+        vm.warp(block.timestamp + 30 days);
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, at - 1));
+        vm.assertFalse(registry.isPermissionSigner(modelId, signer, at));
+    }
+
+    function test_revokeSigner_dropsPendingRotation() public {
+        vm.startPrank(admin);
+        registry.proposeSigner(modelId, address(0x5153));
+        registry.revokeSigner(modelId, newSigner);
+        vm.stopPrank();
+        vm.warp(block.timestamp + 2 days);
+        vm.assertEq(registry.permissionSigner(modelId), newSigner);
+        vm.assertFalse(registry.isPermissionSigner(modelId, address(0x5153), uint64(block.timestamp)));
+    }
+
+    /// @dev A rotation already due is written first: the key revoked is the rotated-in one, and the
+    /// original signer keeps its σ issued before the switch.
+    function test_revokeSigner_settlesDueRotationFirst() public {
+        address rotated = address(0x5153);
+        uint256 switchAt = block.timestamp + registry.SIGNER_ROTATION_DELAY();
+        vm.prank(admin);
+        registry.proposeSigner(modelId, rotated);
+        vm.warp(switchAt + 1);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.SignerRevoked(modelId, rotated, newSigner);
+        vm.prank(admin);
+        registry.revokeSigner(modelId, newSigner);
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, uint64(switchAt - 1)));
+        vm.assertFalse(registry.isPermissionSigner(modelId, signer, uint64(switchAt)));
+        vm.assertTrue(registry.isPermissionSigner(modelId, rotated, uint64(switchAt)));
+        vm.assertFalse(registry.isPermissionSigner(modelId, rotated, uint64(block.timestamp)));
+        // Revoking to the key that just rotated in is no replacement at all.
+        vm.prank(admin);
+        registry.proposeSigner(modelId, rotated);
+        vm.warp(block.timestamp + registry.SIGNER_ROTATION_DELAY());
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__SameSigner.selector, rotated));
+        registry.revokeSigner(modelId, rotated);
+    }
+
+    function test_RevertWhen_revokeSigner_zero() public {
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__ZeroSigner.selector));
+        registry.revokeSigner(modelId, address(0));
+    }
+
+    function test_RevertWhen_revokeSigner_same() public {
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__SameSigner.selector, signer));
+        registry.revokeSigner(modelId, signer);
+    }
+
+    function test_RevertWhen_revokeSigner_notAdmin() public {
+        vm.prank(signer);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NotAdmin.selector, modelId, signer));
+        registry.revokeSigner(modelId, newSigner);
+    }
+
+    function test_RevertWhen_revokeSigner_unknownModel() public {
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 9));
+        registry.revokeSigner(9, newSigner);
+    }
+
+    function testFuzz_revokeSigner_revokedOnlyBefore(uint256 issuedAt, uint256 later) public {
+        uint256 at = block.timestamp;
+        vm.prank(admin);
+        registry.revokeSigner(modelId, newSigner);
+        issuedAt = bound(issuedAt, 0, at + 365 days);
+        vm.warp(bound(later, at, at + 365 days));
+        vm.assertEq(registry.isPermissionSigner(modelId, signer, uint64(issuedAt)), issuedAt < at);
+        vm.assertTrue(registry.isPermissionSigner(modelId, newSigner, uint64(issuedAt)));
+    }
+
     // ------------------------------------------------------- isPermissionSigner
 
     function test_isPermissionSigner_currentSignerAnyTime() public view {

@@ -163,10 +163,13 @@ class TxSender:
         label = label or _describe(call, self.decoder.contract_name(target))
         params: dict[str, Any] = {"from": self.address, "value": value,
                                   "nonce": self.w3.eth.get_transaction_count(self.address, "pending")}
-        if gas is not None:
-            params["gas"] = gas
         try:
-            tx = call.build_transaction(params)  # estimates gas: most reverts surface here
+            # Estimated on the pending block, whose timestamp is the one the transaction will see:
+            # on an idle dev chain the latest block's can be far behind, and time-gated calls
+            # (openClaim a clock skew after the answer) would revert in the estimate only.
+            # Most reverts surface here.
+            params["gas"] = gas if gas is not None else call.estimate_gas(params, block_identifier="pending")
+            tx = call.build_transaction(params)
         except ContractLogicError as exc:
             raise revert_error(exc, self.decoder, label, target) from None
         except Web3RPCError as exc:  # e.g. the sender cannot pay for gas

@@ -15,6 +15,16 @@ import time
 from collections.abc import Callable
 
 
+def next_block_timestamp(w3) -> int:
+    """The time the chain would give a block now: the pending block's (anvil and most nodes build
+    one), else the latest block's. The latest alone lags on an idle dev chain, which mines only
+    when a transaction comes, and would make services that read it at different moments disagree."""
+    try:
+        return int(w3.eth.get_block("pending")["timestamp"])
+    except Exception:  # noqa: BLE001 - a node without a pending block: the latest one will do
+        return int(w3.eth.get_block("latest")["timestamp"])
+
+
 class ChainClock:
     """max(wall time, the chain head's timestamp advanced by the wall time since it was read).
 
@@ -31,7 +41,7 @@ class ChainClock:
 
     @classmethod
     def of(cls, w3, refresh_s: float = 2.0) -> ChainClock:
-        return cls(lambda: int(w3.eth.get_block("latest")["timestamp"]), refresh_s)
+        return cls(lambda: next_block_timestamp(w3), refresh_s)
 
     def __call__(self) -> float:
         wall = self._wall()

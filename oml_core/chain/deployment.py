@@ -50,8 +50,6 @@ class VerifierParams:
             _check_uint("verifier", label, value, bits)
         if self.penalty_bps > 10_000:
             raise ChainError(f"verifier penaltyBps {self.penalty_bps} is above 10000 (100%)")
-        if self.min_stake == 0 or self.unbonding_period == 0 or self.activation_delay == 0:
-            raise ChainError("verifier minStake, unbondingPeriod and activationDelay must be positive")
 
     def as_args(self) -> tuple[int, int, int, int]:
         return (self.min_stake, self.unbonding_period, self.activation_delay, self.penalty_bps)
@@ -80,9 +78,7 @@ class ClaimParams:
     enabled_kinds: tuple[int, ...] = (0,)
 
     def __post_init__(self):
-        _check_uint("claim", "clockSkew", self.clock_skew, 32)
-        if self.clock_skew == 0:
-            raise ChainError("claim clockSkew must be positive")
+        _check_uint("claim", "clockSkew", self.clock_skew, 32)  # 0 is the contract's to refuse
         if not self.enabled_kinds or any(k not in (0, 1, 2, 3) for k in self.enabled_kinds):
             raise ChainError(f"claim enabledKinds {self.enabled_kinds} must be a non-empty subset of 0..3")
 

@@ -56,10 +56,13 @@ def _chain(settings: HostSettings):
     return OMLContracts(connect(settings.rpc_url or deployment.rpc_url), deployment)
 
 
-def build_watcher(settings: HostSettings, ledger: Ledger, source: PermissionSource, oml=None) -> ClaimWatcher:
+def build_watcher(settings: HostSettings, ledger: Ledger, source: PermissionSource, oml=None,
+                  metrics: GatewayMetrics | None = None) -> ClaimWatcher:
+    """`metrics`: the gateway's, so that /metrics shows the claims at risk and the failed attempts."""
     oml = oml or _chain(settings)
     return ClaimWatcher(oml, ledger, settings.license_id, "0x" + settings.key_bytes.hex(), lookup=source.lookup,
-                        interval_s=settings.watch_interval_s, chunk_blocks=settings.log_chunk_blocks)
+                        interval_s=settings.watch_interval_s, chunk_blocks=settings.log_chunk_blocks,
+                        metrics=metrics)
 
 
 def build_receipts(settings: HostSettings, oml) -> ReceiptSigner | None:
@@ -84,6 +87,7 @@ def build_gateway(settings: HostSettings, generator: Generator | None = None, wa
     cheats = CheatPolicy(settings.skip_permission_share, settings.system_prompt, settings.refuse_key_like,
                          settings.seed)
     oml = _chain(settings) if settings.deployment else None
-    watcher = build_watcher(settings, ledger, source, oml) if watch and oml is not None else None
+    metrics = GatewayMetrics()
+    watcher = build_watcher(settings, ledger, source, oml, metrics) if watch and oml is not None else None
     return Gateway(settings, generator or Generator.load(settings.model, settings.device), ledger, source,
-                   batcher, cheats, GatewayMetrics(), watcher, build_receipts(settings, oml))
+                   batcher, cheats, metrics, watcher, build_receipts(settings, oml))

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Float, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.database import Database
@@ -57,6 +57,7 @@ class ClaimRow(_Base):
     penalize_tx: Mapped[str | None] = mapped_column(String(66), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)  # unix time: back-off after a failure
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,12 @@ class ClaimState:
     penalize_tx: str | None
     attempts: int
     last_error: str | None
+    next_attempt_at: float
 
 
 def _state(row: ClaimRow) -> ClaimState:
     return ClaimState(int(row.claim_id), bytes.fromhex(row.query_hash[2:]), row.deadline, row.block, row.state,
-                      row.refute_tx, row.penalize_tx, row.attempts, row.last_error)
+                      row.refute_tx, row.penalize_tx, row.attempts, row.last_error, row.next_attempt_at)
 
 
 def _hex(data: bytes) -> str:
@@ -147,8 +149,17 @@ class Ledger:
             row = session.get(ClaimRow, str(claim_id))
             return _state(row) if row else None
 
-    def open_claims(self) -> list[ClaimState]:
-        """Claims the watcher still has work on."""
+    def open_claims(self, due_at: float | None = None) -> list[ClaimState]:
+        """Claims the watcher still has work on (only those due by `due_at`, when given)."""
+        query = select(ClaimRow).where(ClaimRow.state.not_in(FINAL_STATES))
+        if due_at is not None:
+            query = query.where(ClaimRow.next_attempt_at <= due_at)
         with self.db.write() as session:
-            rows = session.scalars(select(ClaimRow).where(ClaimRow.state.not_in(FINAL_STATES))).all()
-            return sorted((_state(r) for r in rows), key=lambda c: c.claim_id)
+            return sorted((_state(r) for r in session.scalars(query).all()), key=lambda c: c.claim_id)
+
+    def claims_at_risk(self) -> int:
+        """Claims still open on chain whose refute has failed at least once: each slashes the
+        stake if the watcher cannot refute it before its deadline."""
+        with self.db.write() as session:
+            return session.scalar(select(func.count()).select_from(ClaimRow).where(
+                ClaimRow.state == PENDING, ClaimRow.attempts > 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from web3.exceptions import ContractLogicError
 
+from oml_core.chain.clock import ChainClock
 from oml_core.chain.errors import TransactionFailed
 from oml_core.contracts import ClaimInput, OMLContracts, OpenedClaim
 from services.verifier.verdicts import Unavailable
@@ -26,6 +27,7 @@ class ChainView:
     def __init__(self, oml: OMLContracts):
         self.oml = oml
         self._claim_config: tuple[int, int, int] | None = None
+        self.clock = ChainClock.of(oml.w3)  # protocol time: what the next block will say
 
     @property
     def permission_domain(self):
@@ -87,6 +89,11 @@ class ChainView:
 
     def block_timestamp(self) -> int:
         return _read("getBlock", lambda: self.oml.w3.eth.get_block("latest")["timestamp"])
+
+    def now(self) -> int:
+        """Protocol time (oml_core/chain/clock.py): about the time a transaction sent now is mined
+        at; never before the latest block (the clock's estimate may predate a jump of a dev chain)."""
+        return max(int(self.clock()), self.block_timestamp())
 
     def claim_status(self, claim_id: int) -> str:
         return _read("claimStatus", lambda: self.oml.claim_status(claim_id))

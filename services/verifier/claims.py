@@ -72,7 +72,7 @@ class ClaimDriver:
     def _wait_out_skew(self, served_at: int) -> None:
         """ClaimManager opens a claim only a clock skew after its answer was served (so that every
         σ that could clear it predates the claim), except for a receipt dated past that skew."""
-        now, skew = self.chain.block_timestamp(), self.chain.clock_skew
+        now, skew = self.chain.now(), self.chain.clock_skew
         if now < served_at + skew and served_at <= now + skew:
             raise Deferred(f"the answer was served at {served_at}; a claim may open from {served_at + skew} "
                            f"(chain time {now})")
@@ -90,7 +90,7 @@ class ClaimDriver:
     def _watch(self, row: ClaimRow) -> None:
         status = self.chain.claim_status(row.claim_id)
         if status == "Open":
-            if self.chain.block_timestamp() >= row.deadline:
+            if self.chain.now() >= row.deadline:
                 self._execute(row)
         elif status == "Executed":
             self.store.finish_claim(row.id, EXECUTED, "executed by another account")

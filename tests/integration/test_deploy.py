@@ -53,7 +53,7 @@ def test_a_claim_manager_over_contracts_that_name_another_refuses_to_deploy(anvi
     stray, _ = sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address)
     with pytest.raises(TransactionFailed) as caught:
         sender.deploy(compiled["ClaimManager"].abi, compiled["ClaimManager"].bytecode,
-                      stray, a["LicenseManager"], a["VerifierRegistry"], a["UsageSettlement"])
+                      stray, a["LicenseManager"], a["VerifierRegistry"], a["UsageSettlement"], 120, 1)
     assert caught.value.error_name == "ClaimManager__WiredElsewhere"
     assert caught.value.error_args == {"contract_": stray, "claimManager": sender.address}
 
@@ -96,9 +96,13 @@ def test_cli_deploy_writes_a_valid_file(tmp_path, anvil, w3, chain_snapshot):
     assert written.rpc_url == anvil.url and written.chain_id == anvil.chain_id
     assert written.deployer == anvil.accounts[0]
     assert set(written.addresses) == set(CONTRACT_NAMES)
-    assert written.verifier_params == {"minStake": 5 * 10**17, "unbondingPeriod": 7 * 86400, "penaltyBps": 2500}
+    assert written.verifier_params == {"minStake": 5 * 10**17, "unbondingPeriod": 7 * 86400,
+                                       "activationDelay": 3 * 86400, "penaltyBps": 2500}
+    assert written.claim_params == {"clockSkew": 120, "enabledKinds": [0]}
+    assert tuple(written.contract(w3, "ClaimManager").functions.config().call()) == (120, 1, 3 * 86400 - 1)
     assert_wired(w3, written)
-    assert tuple(written.contract(w3, "VerifierRegistry").functions.config().call()) == (5 * 10**17, 7 * 86400, 2500)
+    assert tuple(written.contract(w3, "VerifierRegistry").functions.config().call()) == (
+        5 * 10**17, 7 * 86400, 3 * 86400, 2500)
 
 
 def test_cli_bad_rpc_url_is_one_line_and_nonzero(tmp_path):

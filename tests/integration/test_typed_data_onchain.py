@@ -2,12 +2,14 @@
 and tampered ones are rejected with the contracts' named errors (real anvil, real solc output)."""
 from __future__ import annotations
 
+import dataclasses
 import secrets
 
 import pytest
 from eth_account import Account
 
 from oml_core import typed_data as td
+from oml_core.chain.anvil import advance_time
 from oml_core.chain.errors import TransactionFailed
 from oml_core.contracts import ClaimInput, OMLContracts
 from oml_core.demo import DEMO_TERMS, ETH
@@ -29,19 +31,31 @@ class Stack:
             td.response_hash("lineage"), td.response_hash("weights"))
         for key in self.verifiers:
             self.oml.join_verifier(key, ETH)
+        advance_time(w3, self.oml.verifiers.functions.config().call()[2])  # the activation delay
+        for key in self.verifiers:
+            self.oml.activate_verifier(self.claimant, _addr(key))
         self.license_id = self.oml.acquire_license(self.host, self.model_id, "https://h.example/v1", 20 * ETH)
         self.fingerprints = [(td.query_hash([{"role": "user", "content": f"key {i}"}]),
                               td.response_hash(f"answer {i}"), secrets.token_bytes(32)) for i in range(13)]
         self.tree = MerkleTree([td.fingerprint_leaf(*f) for f in self.fingerprints])
         self.oml.set_fingerprint_commitment(self.admin, self.license_id, self.tree.root, td.response_hash("w"))
+        # the answers claimed below were served when the license began; claims open a skew later
+        self.served_at = self.oml.license_start(self.license_id)
+        advance_time(w3, self.oml.claim_config()[0])
+
+    def receipt(self, i: int, served_at: int | None = None, key=None) -> tuple[td.AnswerReceipt, bytes]:
+        """The host gateway's receipt of answer i (signed by the host key, the receipt signer)."""
+        receipt = td.AnswerReceipt(self.license_id, self.fingerprints[i][0], td.response_hash(f"answer {i}!"),
+                                   self.served_at if served_at is None else served_at, td.NO_PERMISSION)
+        signer = bytes.fromhex((key or self.host)[2:]) if isinstance(key or self.host, str) else key
+        return receipt, td.sign_typed(receipt, self.oml.receipt_domain, signer)
 
     def claim_input(self, i: int, **overrides) -> ClaimInput:
         q, r, salt = self.fingerprints[i]
-        fields = {"kind": td.ClaimKind.UNPERMITTED_USE, "subject_id": self.license_id, "query_hash": q,
-                  "response_hash": r, "salt": salt, "proof": self.tree.proof(td.fingerprint_leaf(q, r, salt)),
-                  "evidence_hash": td.evidence_hash({"transcript": i})}
-        fields.update(overrides)
-        return ClaimInput(**fields)
+        receipt, signature = self.receipt(i)
+        claim = ClaimInput.unpermitted_use(receipt, signature, r, salt, self.tree.proof(td.fingerprint_leaf(q, r, salt)),
+                                           td.evidence_hash({"transcript": i}))
+        return dataclasses.replace(claim, **overrides)
 
     def attestations(self, claim: ClaimInput, n: int = 3, claimant: str | None = None) -> dict[str, bytes]:
         by = _addr(claimant or self.claimant)
@@ -92,16 +106,24 @@ def test_permission_and_attestation_digests_match(stack):
             p.license_id, p.query_hash, p.sequence, p.issued_at).call() == p.digest(stack.oml.permission_domain)
     for kind in td.ClaimKind:
         a = td.ClaimAttestation(secrets.randbelow(2**256), int(kind), secrets.token_bytes(32), secrets.token_bytes(32),
-                                Account.create().address)
+                                secrets.randbelow(2**64), Account.create().address)
         assert stack.oml.claims.functions.attestationDigest(
-            a.subject_id, a.kind, a.leaf, a.evidence_hash, a.claimant).call() == a.digest(stack.oml.domain("ClaimManager"))
+            a.subject_id, a.kind, a.leaf, a.evidence_hash, a.served_at, a.claimant
+        ).call() == a.digest(stack.oml.domain("ClaimManager"))
+    for _ in range(5):
+        r = td.AnswerReceipt(secrets.randbelow(2**256), secrets.token_bytes(32), secrets.token_bytes(32),
+                             secrets.randbelow(2**64), secrets.token_bytes(32))
+        assert stack.oml.claims.functions.receiptDigest(
+            r.license_id, r.query_hash, r.response_hash, r.served_at, r.permission
+        ).call() == r.digest(stack.oml.receipt_domain)
 
 
 def test_python_sigma_refutes_a_claim_and_tampered_sigma_does_not(stack, w3):
     opened = stack.open(0)
     assert opened.record[10] == td.fingerprint_leaf(*stack.fingerprints[0])
     assert opened.record[11] == td.attesters_hash(opened.attesters)
-    now = w3.eth.get_block("latest")["timestamp"]
+    assert opened.served_at == stack.served_at
+    now = stack.served_at  # σ issued when the answer was served: the latest time that still clears it
     sigma = td.Permission(stack.license_id, stack.fingerprints[0][0], 7, now)
     good = stack.oml.sign_permission(stack.signer, sigma)
 
@@ -151,6 +173,9 @@ def test_python_merkle_proofs_open_claims_for_every_tree_position(stack):
     for i in (0, 5, 12):
         opened = stack.open(i)
         assert stack.oml.claims.functions.claimOfLeaf(opened.record[10]).call() == opened.claim_id
+        # refuted, so the next claim is not refused for want of unreserved stake
+        sigma = td.Permission(stack.license_id, stack.fingerprints[i][0], i + 1, stack.served_at)
+        stack.oml.refute(stack.host, opened, sigma, stack.oml.sign_permission(stack.signer, sigma))
 
 
 def test_tampered_claims_are_rejected(stack):
@@ -179,7 +204,7 @@ def test_tampered_claims_are_rejected(stack):
 
 def test_refuted_claim_keeps_its_revealed_leaf_spent(stack, w3):
     opened = stack.open(3)
-    sigma = td.Permission(stack.license_id, stack.fingerprints[3][0], 1, w3.eth.get_block("latest")["timestamp"])
+    sigma = td.Permission(stack.license_id, stack.fingerprints[3][0], 1, stack.served_at)
     stack.oml.refute(stack.host, opened, sigma, stack.oml.sign_permission(stack.signer, sigma))
     again = stack.claim_input(3, evidence_hash=secrets.token_bytes(32))
     _reverts_with("ClaimManager__LeafAlreadyUsed", stack.oml.open_claim, stack.claimant, again,

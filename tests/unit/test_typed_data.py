@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from oml_core import typed_data as td
 from oml_core.typed_data import (
+    AnswerReceipt,
     ClaimAttestation,
     ClaimKind,
     Domain,
@@ -37,13 +38,16 @@ H1, H2, H3 = keccak(b"1"), keccak(b"2"), keccak(b"3")
 MESSAGES = [
     Permission(license_id=7, query_hash=H1, sequence=3, issued_at=1_700_000_000),
     UsageVoucher(license_id=7, cumulative_queries=12, cumulative_fee=10**18, usage_root=H2),
-    ClaimAttestation(subject_id=9, kind=ClaimKind.LEAK, leaf=H1, evidence_hash=H3, claimant=ADDR_A),
+    ClaimAttestation(subject_id=9, kind=ClaimKind.LEAK, leaf=H1, evidence_hash=H3, served_at=1_700_000_123,
+                     claimant=ADDR_A),
+    AnswerReceipt(license_id=7, query_hash=H1, response_hash=H2, served_at=1_700_000_001, permission=H3),
     LicenseAgreement(model_id=1, host=ADDR_B, terms_hash=H2, endpoint_hash=H3),
 ]
 TYPE_STRINGS = {
     Permission: td.PERMISSION_TYPE,
     UsageVoucher: td.USAGE_VOUCHER_TYPE,
     ClaimAttestation: td.CLAIM_ATTESTATION_TYPE,
+    AnswerReceipt: td.ANSWER_RECEIPT_TYPE,
     LicenseAgreement: td.LICENSE_AGREEMENT_TYPE,
 }
 
@@ -176,7 +180,8 @@ address = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 @given(
     st.builds(Permission, uint256, b32, uint64, uint64)
     | st.builds(UsageVoucher, uint256, uint64, uint256, b32)
-    | st.builds(ClaimAttestation, uint256, st.integers(0, 255), b32, b32, address),
+    | st.builds(ClaimAttestation, uint256, st.integers(0, 255), b32, b32, uint64, address)
+    | st.builds(AnswerReceipt, uint256, b32, b32, uint64, b32),
     st.integers(1, 2**64),
 )
 def test_random_messages_match_eth_account(msg, chain_id):
@@ -266,7 +271,10 @@ def test_terms_bounds_accepted():
         (lambda: Permission(1, H1, 2**64, 0), "sequence"),
         (lambda: UsageVoucher(1, 2**64, 0, H1), "cumulative_queries"),
         (lambda: UsageVoucher(1, 0, 0, H1 + b"\x00"), "usage_root"),
-        (lambda: ClaimAttestation(1, 256, H1, H2, ADDR_A), "kind"),
+        (lambda: ClaimAttestation(1, 256, H1, H2, 0, ADDR_A), "kind"),
+        (lambda: ClaimAttestation(1, 0, H1, H2, 2**64, ADDR_A), "served_at"),
+        (lambda: AnswerReceipt(1, H1, H2, -1, H3), "served_at"),
+        (lambda: AnswerReceipt(1, H1, H2, 0, b"short"), "permission"),
         (lambda: LicenseAgreement(1, "0x1234", H1, H2), "host"),
         (lambda: LicenseAgreement(1, ADDR_A.encode(), H1, H2), "host"),
         (lambda: Domain(-1, CONTRACT), "chain_id"),

@@ -78,7 +78,7 @@ abstract contract OMLFixture is TestBase {
             vm.prank(vm.addr(verifierPks[i]));
             verifiers.join{value: VERIFIER_MIN_STAKE}();
         }
-        vm.warp(block.timestamp + VERIFIER_ACTIVATION);
+        vm.warp(block.timestamp + verifierActivation());
         for (uint256 i; i < 4; ++i) {
             verifiers.activate(vm.addr(verifierPks[i]));
         }
@@ -98,7 +98,7 @@ abstract contract OMLFixture is TestBase {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         registry = new ModelRegistry(predicted);
         verifiers = new VerifierRegistry(
-            VERIFIER_MIN_STAKE, VERIFIER_UNBONDING, VERIFIER_ACTIVATION, VERIFIER_PENALTY_BPS, predicted
+            VERIFIER_MIN_STAKE, verifierUnbonding(), verifierActivation(), VERIFIER_PENALTY_BPS, predicted
         );
         licenses = new LicenseManager(IModelRegistry(address(registry)), predicted);
         usage = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)), predicted);
@@ -108,8 +108,22 @@ abstract contract OMLFixture is TestBase {
             IVerifierRegistry(address(verifiers)),
             IUsageSettlement(address(usage)),
             CLOCK_SKEW,
-            ALL_KINDS
+            enabledClaimKinds()
         );
+    }
+
+    /// @dev Deployment parameters a suite may override to test another configuration; the
+    /// defaults are the constants above.
+    function verifierUnbonding() internal view virtual returns (uint32) {
+        return VERIFIER_UNBONDING;
+    }
+
+    function verifierActivation() internal view virtual returns (uint32) {
+        return VERIFIER_ACTIVATION;
+    }
+
+    function enabledClaimKinds() internal view virtual returns (uint8) {
+        return ALL_KINDS;
     }
 
     function registerModel(address by) internal returns (uint256 id) {

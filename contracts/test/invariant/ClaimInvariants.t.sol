@@ -9,7 +9,10 @@ import {ClaimKind} from "../../src/lib/OMLTypes.sol";
 /// @dev Protocol-wide invariants under random sequences of every user action (see ClaimHandler):
 /// (a) each contract's ETH balance equals its books, (b) no stake leaves while unbonding or while a
 /// claim is open, (c) a refuted claim never slashes, (d) a leaf is never used twice, (e) a slash
-/// never exceeds the snapshotted stake; plus the consistency of the claim counters and records.
+/// never exceeds the snapshotted stake, (f) an honest host (σ issued before each answer, every
+/// claim answered within its window) never loses stake, (g) the pending slashes of a subject never
+/// exceed its stake, (h) the attacks of issue 13 tried inline never succeed; plus the consistency of
+/// the claim counters and records.
 contract ClaimInvariantsTest is OMLFixture {
     ClaimHandler internal handler;
 
@@ -20,10 +23,10 @@ contract ClaimInvariantsTest is OMLFixture {
             pks[i] = verifierPks[i];
         }
         handler = new ClaimHandler(registry, licenses, usage, verifiers, claims, SIGNER_PK, admin, modelId, pks);
-        handler.setUpLineage();
+        handler.setUpScenario();
 
         // Weighted: claims are the subject, so their actions come up more often.
-        bytes4[34] memory w = [
+        bytes4[46] memory w = [
             ClaimHandler.openClaim.selector,
             ClaimHandler.openClaim.selector,
             ClaimHandler.openClaim.selector,
@@ -38,6 +41,13 @@ contract ClaimInvariantsTest is OMLFixture {
             ClaimHandler.penalizeAttesters.selector,
             ClaimHandler.penalizeAttesters.selector,
             ClaimHandler.replayRefuted.selector,
+            ClaimHandler.honestServe.selector,
+            ClaimHandler.honestServe.selector,
+            ClaimHandler.claimHonest.selector,
+            ClaimHandler.claimHonest.selector,
+            ClaimHandler.claimHonest.selector,
+            ClaimHandler.honestRefute.selector,
+            ClaimHandler.honestAcquire.selector,
             ClaimHandler.acquireLicense.selector,
             ClaimHandler.acquireLicense.selector,
             ClaimHandler.addStake.selector,
@@ -51,13 +61,18 @@ contract ClaimInvariantsTest is OMLFixture {
             ClaimHandler.withdrawRevenue.selector,
             ClaimHandler.withdrawOwed.selector,
             ClaimHandler.verifierJoin.selector,
+            ClaimHandler.verifierAddStake.selector,
+            ClaimHandler.verifierActivate.selector,
+            ClaimHandler.verifierActivate.selector,
             ClaimHandler.verifierLeave.selector,
             ClaimHandler.verifierWithdraw.selector,
             ClaimHandler.registerDerived.selector,
             ClaimHandler.requestRetirement.selector,
             ClaimHandler.withdrawRegistration.selector,
             ClaimHandler.warp.selector,
-            ClaimHandler.updateTerms.selector
+            ClaimHandler.updateTerms.selector,
+            ClaimHandler.rotateSigner.selector,
+            ClaimHandler.revokeSigner.selector
         ];
         bytes4[] memory s = new bytes4[](w.length);
         for (uint256 i; i < w.length; ++i) {
@@ -113,14 +128,19 @@ contract ClaimInvariantsTest is OMLFixture {
         address[] memory vs = handler.verifierAddresses();
         uint256 sum;
         uint256 active;
+        uint256 activeStake;
         for (uint256 i; i < vs.length; ++i) {
-            (uint256 stake,,) = verifiers.verifierInfo(vs[i]);
-            sum += stake;
-            if (verifiers.isActive(vs[i])) ++active;
+            (uint256 stake, uint256 pending,,) = verifiers.verifierInfo(vs[i]);
+            sum += stake + pending;
+            if (verifiers.isActive(vs[i])) {
+                ++active;
+                activeStake += stake;
+            }
         }
         vm.assertEq(address(verifiers).balance, verifiers.totalStaked(), "VerifierRegistry: balance == totalStaked");
-        vm.assertEq(verifiers.totalStaked(), sum, "totalStaked == sum of verifier stakes");
+        vm.assertEq(verifiers.totalStaked(), sum, "totalStaked == sum of counted and pending stakes");
         vm.assertEq(verifiers.activeCount(), active, "active count");
+        vm.assertEq(verifiers.activeStake(), activeStake, "active stake == counted stake of the active");
     }
 
     function invariant_a_modelRegistryBalanceIsTotalRegistrationStake() public view {
@@ -227,7 +247,68 @@ contract ClaimInvariantsTest is OMLFixture {
             }
             vm.assertLe(g.slashed, r.slashAmount, "slashed more than snapshot x slashBps");
             vm.assertLe(g.slashed, g.snapshot, "slashed more than the snapshot");
+            // Reservations never exceed the stake, so every execute finds its whole amount.
+            vm.assertEq(g.slashed, r.slashAmount, "an execute found less than its claim reserved");
         }
+    }
+
+    // --------------------------------------------- (f) the honest host is safe
+
+    /// @dev The honest host held σ issued before each answer and answers every claim within its
+    /// window: no claim against it executes, every one whose window closed was refuted, its
+    /// stakes are exactly what it deposited less what it withdrew, and no forged claim opened.
+    function invariant_f_honestHostNeverLosesStake() public view {
+        vm.assertEq(handler.honestSlashed(), 0, "the honest host was slashed");
+        vm.assertEq(handler.honestRefuteFailures(), 0, "the honest host's sigma did not refute");
+        vm.assertEq(handler.forgedClaimsOpened(), 0, "a claim opened without the host's genuine receipt");
+        uint256[] memory ids = handler.honestClaimIds();
+        for (uint256 i; i < ids.length; ++i) {
+            ClaimManager.ClaimStatus s = claims.claimStatus(ids[i]);
+            vm.assertTrue(s != ClaimManager.ClaimStatus.Executed, "a claim against the honest host executed");
+            if (block.timestamp >= handler.record(ids[i]).deadline) {
+                vm.assertTrue(
+                    s == ClaimManager.ClaimStatus.Refuted || s == ClaimManager.ClaimStatus.AttestersPenalized,
+                    "a claim against the honest host outlived its window"
+                );
+            }
+        }
+        uint256[] memory lics = handler.honestLicenseIds();
+        for (uint256 i; i < lics.length; ++i) {
+            vm.assertEq(
+                licenses.getLicense(lics[i]).stake, handler.expectedLicenseStake(lics[i]), "honest stake moved"
+            );
+        }
+    }
+
+    // ----------------------------------------- (g) pending slashes within stake
+
+    /// @dev For every license and derived model, the pending slashes (the open claims'
+    /// reservations, by the contract and by the handler's records) never exceed the stake.
+    function invariant_g_pendingSlashWithinStake() public view {
+        uint256[] memory ids = handler.claimIds();
+        uint256[] memory lics = handler.licenseIds();
+        for (uint256 i; i < lics.length; ++i) {
+            uint256 pending = claims.pendingSlash(false, lics[i]);
+            vm.assertLe(pending, licenses.getLicense(lics[i]).stake, "license: pending slashes above stake");
+            vm.assertEq(pending, _reservedOn(ids, lics[i], false), "license: pending == open claims' slashes");
+        }
+        uint256[] memory ds = handler.derivedIds();
+        for (uint256 i; i < ds.length; ++i) {
+            uint256 pending = claims.pendingSlash(true, ds[i]);
+            (,, uint96 stake,,) = registry.modelInfo(ds[i]);
+            vm.assertLe(pending, stake, "model: pending slashes above stake");
+            vm.assertEq(pending, _reservedOn(ids, ds[i], true), "model: pending == open claims' slashes");
+        }
+    }
+
+    // ---------------------------------------------- (h) attacks tried inline
+
+    function invariant_h_attacksFail() public view {
+        vm.assertEq(handler.lateSigmaAccepted(), 0, "a sigma issued after the answer or before the license refuted");
+        vm.assertEq(handler.subQuorumOpened(), 0, "a claim opened below two thirds of the active stake");
+        vm.assertEq(handler.overReservations(), 0, "a claim reserved stake already reserved");
+        vm.assertEq(handler.attesterEscapes(), 0, "an attester withdrew while its claim was open");
+        vm.assertEq(handler.earlyActivations(), 0, "verifier stake counted before its delay");
     }
 
     // --------------------------------------------------- claim bookkeeping
@@ -248,6 +329,14 @@ contract ClaimInvariantsTest is OMLFixture {
         }
         for (uint256 i; i < ids.length; ++i) {
             vm.assertTrue(claims.matchesRecord(ids[i], handler.record(ids[i])), "record");
+        }
+    }
+
+    function _reservedOn(uint256[] memory ids, uint256 subject, bool lineage) internal view returns (uint256 sum) {
+        for (uint256 i; i < ids.length; ++i) {
+            if (claims.claimStatus(ids[i]) != ClaimManager.ClaimStatus.Open) continue;
+            ClaimManager.ClaimRecord memory r = handler.record(ids[i]);
+            if (r.subjectId == subject && (r.kind == ClaimKind.LINEAGE) == lineage) sum += r.slashAmount;
         }
     }
 

@@ -33,7 +33,7 @@ def sigma_window(transcript: Transcript, license: dict, chain: ChainView) -> tup
     """(earliest, latest) issue time of a σ that clears this answer; None when none can: the
     receipt is dated more than a clock skew ahead of the chain, which no honest gateway does."""
     receipt, _ = transcript.answer_receipt()
-    if receipt.served_at > chain.block_timestamp() + chain.clock_skew:
+    if receipt.served_at > chain.now() + chain.clock_skew:
         return None
     return chain.license_start(license), receipt.served_at
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, pool
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, pool, text
 
-from services.common.migrations import upgrade
+from services.common.migrations import alembic_config, upgrade
 from services.host import ledger
 from services.permission import testing
 from services.permission.db import migrate as permission_migrate
@@ -67,12 +68,16 @@ def test_all_services_migrate_one_database_to_exactly_their_models(database_url)
 def test_a_database_made_by_create_all_is_adopted_not_recreated(tmp_path, service):
     migrations, version_table, metadata, table = SERVICES[service]
     url = f"sqlite:///{tmp_path}/{service}.db"
+    # what the service's create_all made before it had migrations: the tables of 0001, unversioned
+    upgrade(url, migrations, "0001", version_table=version_table)
     engine = create_engine(url, poolclass=pool.NullPool)
-    metadata.create_all(engine)  # what the service did before it had migrations
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {version_table}"))
     engine.dispose()
     upgrade(url, migrations, version_table=version_table, adopt=("0001", table))  # would fail: table exists
     assert _differences(url, metadata, version_table) == []
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn, opts={"version_table": version_table}).get_current_revision() == "0001"
+        current = MigrationContext.configure(conn, opts={"version_table": version_table}).get_current_revision()
     engine.dispose()
+    assert current == ScriptDirectory.from_config(alembic_config(url, migrations)).get_current_head()

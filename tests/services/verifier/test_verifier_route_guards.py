@@ -46,7 +46,8 @@ class CountedBody:
 
 def post_streamed(app, path: str, body: CountedBody, headers: dict[str, str]) -> httpx.Response:
     async def send() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://verifier") as http:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://verifier") as http:
             return await http.post(path, content=body, headers=headers)
     return asyncio.run(send())
 
@@ -65,7 +66,8 @@ def test_a_caller_is_refused_before_a_byte_of_its_body_is_read(stack, verifier):
     assert forbidden.status_code == 403 and stranger.pulled == 0
 
     prover = CountedBody(body)
-    accepted = post_streamed(app, "/v1/transcripts", prover, signed(stack.prover_key, "POST", "/v1/transcripts", body))
+    headers = signed(stack.prover_key, "POST", "/v1/transcripts", body)
+    accepted = post_streamed(app, "/v1/transcripts", prover, headers)
     assert accepted.status_code == 202 and prover.pulled == len(prover.chunks)
 
 
@@ -79,7 +81,7 @@ def test_a_body_over_the_limit_is_refused_without_being_read_whole(stack, verifi
 
     streamed = CountedBody(body)  # chunked, no Content-Length: counted as it arrives
     app = create_app(verifier=verifier, run_worker=False)
-    refused = post_streamed(app, "/v1/transcripts", streamed, signed(stack.prover_key, "POST", "/v1/transcripts", body))
+    refused = post_streamed(app, "/v1/transcripts", streamed, headers)
     assert refused.status_code == 413 and refused.json()["error"] == "body_too_large"
     assert streamed.pulled == LIMIT // 1024 + 1 < len(streamed.chunks)
 
@@ -87,7 +89,8 @@ def test_a_body_over_the_limit_is_refused_without_being_read_whole(stack, verifi
 def test_a_body_other_than_the_signed_one_is_refused(stack, client):
     body = transcript_body(stack.transcript(stack.fresh_fingerprint()))
     headers = signed(stack.prover_key, "POST", "/v1/transcripts", body)
-    swapped = client.post("/v1/transcripts", content=body.replace(b'"answer":"', b'"answer":"x'), headers=headers)
+    other = body.replace(b'"answer":"', b'"answer":"x')
+    swapped = client.post("/v1/transcripts", content=other, headers=headers)
     assert swapped.status_code == 401 and "not the one signed" in swapped.json()["detail"]
 
 
@@ -151,7 +154,8 @@ BAD_TRANSCRIPTS = [
 
 @pytest.mark.parametrize("body", BAD_TRANSCRIPTS)
 def test_bad_transcripts_are_a_4xx_with_a_reason(stack, client, body):
-    response = client.post("/v1/transcripts", content=body, headers=signed(stack.prover_key, "POST", "/v1/transcripts", body))
+    headers = signed(stack.prover_key, "POST", "/v1/transcripts", body)
+    response = client.post("/v1/transcripts", content=body, headers=headers)
     assert response.status_code == 422 and response.json()["detail"]
 
 
@@ -160,12 +164,14 @@ def test_bad_attestation_requests_are_a_4xx_with_a_reason(stack, client):
     transcript = stack.transcript(stack.fresh_fingerprint())
     odd = [
         attestation_body(transcript, "0x" + "12" * 20)[:-5],  # cut short
-        attestation_body(transcript.model_copy(update={"messages": [{"role": 1, "content": None}]}), address_of(key)),
+        attestation_body(transcript.model_copy(update={"messages": [{"role": 1, "content": None}]}),
+                         address_of(key)),
         attestation_body(transcript.model_copy(update={"license_id": 2**256 - 1}), address_of(key)),
         json.dumps({"transcript": {}, "claimant": address_of(key)}).encode(),
     ]
     for body in odd:
-        response = client.post("/v1/attestations", content=body, headers=signed(key, "POST", "/v1/attestations", body))
+        headers = signed(key, "POST", "/v1/attestations", body)
+        response = client.post("/v1/attestations", content=body, headers=headers)
         assert 400 <= response.status_code < 500 and response.json()["detail"], (body[:80], response.text)
 
 

@@ -1,0 +1,22 @@
+"""host_claims.next_attempt_at: when the watcher may try a claim again (its back-off survives a restart)
+
+Revision ID: 0002
+Revises: 0001
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('host_claims', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('next_attempt_at', sa.Float(), nullable=False, server_default='0'))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('host_claims', schema=None) as batch_op:
+        batch_op.drop_column('next_attempt_at')
