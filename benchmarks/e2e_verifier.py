@@ -26,10 +26,12 @@ from pathlib import Path
 import httpx
 
 from benchmarks.e2e_env import environment
+from oml_core.chain.clock import ChainClock
 from oml_core.fingerprint.commit import commitment_tree
 from oml_core.fingerprint.record import Fingerprint
 from services.common.signed_requests import sign_headers
 from services.common.transcript import RevealedFingerprint, Transcript
+from services.host.receipts import ReceiptSigner
 from services.permission.client import PermissionClient
 from services.scenario import topology
 from services.stack import LocalChain, address_of, sign_in_when_mirrored
@@ -75,8 +77,9 @@ def make_fingerprints(load: VerifierLoad) -> tuple[list[Fingerprint], list[Finge
 
 
 def build_batch(client: PermissionClient, license_id: int, honest: list[Fingerprint],
-                unpermitted: list[Fingerprint], load: VerifierLoad, prover: str) -> Batch:
-    """Transcripts of every kind, interleaved; honest ones get a real σ each (batches of 64)."""
+                unpermitted: list[Fingerprint], load: VerifierLoad, prover: str, receipts: ReceiptSigner) -> Batch:
+    """Transcripts of every kind, interleaved; honest ones get a real σ each (batches of 64);
+    every answer carries the host gateway's receipt, as a real gateway's does."""
     tree = commitment_tree(honest + unpermitted)
     n_honest = load.shown + load.held
     fps = [honest[i % len(honest)] for i in range(n_honest)]
@@ -88,6 +91,7 @@ def build_batch(client: PermissionClient, license_id: int, honest: list[Fingerpr
     def transcript(fp: Fingerprint, permission: dict | None, n: int) -> Transcript:
         return Transcript(license_id=license_id, endpoint=f"http://bench-host/{n}", messages=fp.messages,
                           answer=fp.response, permission=permission,
+                          receipt=receipts.sign(fp.query_hash, fp.response, permission),
                           fingerprint=RevealedFingerprint.of(fp, tree.proof(fp.leaf)), prover=prover,
                           sent_at=now, received_at=now)
 
@@ -224,7 +228,9 @@ def prepare_load(chain: LocalChain, load: VerifierLoad, verifier_keys: list[str]
     with httpx.Client(base_url=permission.url, timeout=30) as http:
         client = PermissionClient(http)
         sign_in_when_mirrored(client, a.hosts[0], "host", license_id)
-        batch = build_batch(client, license_id, honest, unpermitted, load, address_of(a.provers[0]))
+        receipts = ReceiptSigner(license_id, bytes.fromhex(a.hosts[0][2:]), chain.oml.receipt_domain,
+                                 ChainClock.of(chain.w3))
+        batch = build_batch(client, license_id, honest, unpermitted, load, address_of(a.provers[0]), receipts)
         for key in verifier_keys:  # lookups fail until the service's mirror has seen each verifier
             sign_in_when_mirrored(PermissionClient(http), key, "verifier")
     return permission, batch

@@ -90,8 +90,11 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
                                   DEMO_TERMS, weights_hash=td.response_hash("base weights"))
     for key in a.verifiers:
         oml.join_verifier(key, ETH)
-    console.print(f"  model {model_id}; {len(a.verifiers)} verifiers staked 1 ETH each, quorum "
-                  f"{oml.verifiers.functions.quorum().call()}")
+    advance_time(w3, oml.verifiers.functions.config().call()[2])  # stake counts after the activation delay
+    for key in a.verifiers:
+        oml.activate_verifier(a.claimant, _addr(key))
+    console.print(f"  model {model_id}; {len(a.verifiers)} verifiers staked 1 ETH each and activated, quorum "
+                  f"{_eth(oml.quorum_stake())} of stake")
 
     step("Host stakes and acquires a license", "stake 20 ETH, fee escrow 1 ETH")
     license_id = oml.acquire_license(a.host, model_id, "https://host.example/v1", 20 * ETH)
@@ -101,8 +104,9 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
     oml.deposit_escrow(a.host, license_id, ETH)
     console.print(f"  license {license_id}; fingerprint root {tree.root.hex()[:16]}… set before download")
 
-    step("Host serves queries, each with σ(q)", "signed by the permission signer with oml_core.typed_data")
-    now = w3.eth.get_block("latest")["timestamp"]
+    step("Host serves queries, each with σ(q)", "signed by the permission signer with oml_core.typed_data; "
+         "the gateway signs a receipt of every answer")
+    now = oml.license_start(license_id)
     queries = [[{"role": "user", "content": f"user question {i}"}] for i in range(5)]
     # the host also answers fingerprint key 0 with σ: a prover's probe that was properly accounted
     query_hashes = [td.query_hash(q) for q in queries] + [fingerprints[0][0]]
@@ -111,6 +115,10 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
     for p, s in zip(permissions, sigmas):
         assert td.recover_signer(p.digest(oml.permission_domain), s) == signer_address
     console.print(f"  {len(permissions)} σ issued, sequences 1..{len(permissions)}")
+    # fingerprint 0 answered under the last σ; fingerprint 1 answered WITHOUT σ (the cheat)
+    receipts = {0: _receipt(oml, a, license_id, fingerprints[0][0], now, permissions[-1]),
+                1: _receipt(oml, a, license_id, fingerprints[1][0], now, None)}
+    advance_time(w3, oml.claim_config()[0])  # claims open a clock skew after the answer
 
     step("Usage is settled with a cumulative voucher", "anyone may submit it; only the difference is paid")
     usage_root = AppendMerkleTree([td.permission_usage_leaf(p) for p in permissions]).root
@@ -121,15 +129,16 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
                   f"(gas {receipt['gasUsed']:,})")
 
     step("A false claim is refuted", "the probe on fingerprint 0 had σ, so the host refutes with it")
-    false_claim = _claim(oml, a, license_id, fingerprints, tree, 0)
+    false_claim = _claim(oml, a, license_id, fingerprints, tree, 0, receipts[0])
     oml.refute(a.host, false_claim, permissions[-1], sigmas[-1])
     oml.penalize_attesters(a.host, false_claim)
     console.print(f"  claim {false_claim.claim_id}: {oml.claim_status(false_claim.claim_id)}; the claimant's "
                   f"bond went to the host and each attester lost {oml.deployment.verifier_params['penaltyBps'] / 100:.0f}% of its stake "
                   f"(now {oml.verifiers.functions.activeCount().call()} active)")
 
-    step("Unpermitted use is slashed", "fingerprint 1 answered with no σ; nobody can refute it")
-    true_claim = _claim(oml, a, license_id, fingerprints, tree, 1)
+    step("Unpermitted use is slashed", "fingerprint 1 answered with no σ (the host's own receipt says so); "
+         "nobody can refute it")
+    true_claim = _claim(oml, a, license_id, fingerprints, tree, 1, receipts[1])
     advance_time(w3, DEMO_TERMS.challenge_window + 1)
     receipt = oml.execute(a.claimant, true_claim)
     slashed = oml.event(oml.claims, "ClaimExecuted", receipt)
@@ -157,15 +166,25 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
     return figures
 
 
-def _claim(oml: OMLContracts, a: Actors, license_id: int, fingerprints, tree: MerkleTree, i: int):
+def _receipt(oml: OMLContracts, a: Actors, license_id: int, query_hash: bytes, served_at: int,
+             permission: td.Permission | None) -> tuple[td.AnswerReceipt, bytes]:
+    """The host gateway's signed receipt of an answer (the host key is the license's receipt signer)."""
+    receipt = td.AnswerReceipt(license_id, query_hash, td.response_hash(f"answer to {query_hash.hex()[:8]}"),
+                               served_at, permission.struct_hash() if permission else td.NO_PERMISSION)
+    return receipt, td.sign_typed(receipt, oml.receipt_domain, bytes.fromhex(a.host[2:]))
+
+
+def _claim(oml: OMLContracts, a: Actors, license_id: int, fingerprints, tree: MerkleTree, i: int,
+           receipt: tuple[td.AnswerReceipt, bytes]):
     q, r, salt = fingerprints[i]
     leaf = td.fingerprint_leaf(q, r, salt)
-    claim = ClaimInput(td.ClaimKind.UNPERMITTED_USE, license_id, q, r, salt, tree.proof(leaf),
-                       td.evidence_hash({"transcript": i}))
-    quorum = oml.verifiers.functions.quorum().call()
-    active = [k for k in a.verifiers if oml.verifiers.functions.isActive(_addr(k)).call()]
-    signatures = {_addr(k): oml.attest(bytes.fromhex(k[2:]), claim, _addr(a.claimant))
-                  for k in active[:quorum]}
+    claim = ClaimInput.unpermitted_use(*receipt, r, salt, tree.proof(leaf), td.evidence_hash({"transcript": i}))
+    signatures, stake = {}, 0
+    for key in a.verifiers:  # active verifiers until they hold a quorum of the stake
+        info = oml.verifiers.functions.verifierInfo(_addr(key)).call()
+        if stake < oml.quorum_stake() and oml.verifiers.functions.isActive(_addr(key)).call():
+            signatures[_addr(key)] = oml.attest(bytes.fromhex(key[2:]), claim, _addr(a.claimant))
+            stake += info[0]
     return oml.open_claim(a.claimant, claim, signatures, DEMO_TERMS.claim_bond)
 
 

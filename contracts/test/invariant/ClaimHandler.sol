@@ -286,7 +286,7 @@ contract ClaimHandler is TestBase {
     function revokeSigner(uint256 seed) external useTime("revokeSigner") {
         address current = registry.permissionSigner(modelId);
         address next = vm.addr(_signerPks[seed % _signerPks.length]);
-        if (next == current) next = vm.addr(_signerPks[(seed + 1) % _signerPks.length]);
+        if (next == current) next = vm.addr(_signerPks[(seed % _signerPks.length + 1) % _signerPks.length]);
         vm.prank(_modelAdmin);
         registry.revokeSigner(modelId, next);
     }
@@ -546,7 +546,7 @@ contract ClaimHandler is TestBase {
         uint256 n = _claimIds.length;
         if (n == 0) return;
         for (uint256 k; k < n; ++k) {
-            uint256 id = _claimIds[(claimSeed + k) % n];
+            uint256 id = _claimIds[(claimSeed % n + k) % n];
             if (!_ghost[id].refuted) continue;
             ClaimManager.ClaimRecord memory r = _records[id];
             address by = who % 2 == 0 ? r.accused : _claimants[who % _claimants.length];
@@ -649,7 +649,7 @@ contract ClaimHandler is TestBase {
     function honestRefute(uint256 claimSeed) external useTime("honestRefute") {
         uint256 n = _honestClaimIds.length;
         for (uint256 k; k < n; ++k) {
-            uint256 id = _honestClaimIds[(claimSeed + k) % n];
+            uint256 id = _honestClaimIds[(claimSeed % n + k) % n];
             if (claims.claimStatus(id) != ClaimManager.ClaimStatus.Open) continue;
             _honestRefute(id);
             return;
@@ -720,7 +720,7 @@ contract ClaimHandler is TestBase {
         // Mostly a leaving verifier (the one that can withdraw), sometimes anyone.
         address v = vm.addr(_verifierPks[seed % _verifierPks.length]);
         for (uint256 k; k < _verifierPks.length && waitSeed % 4 != 3; ++k) {
-            address w = vm.addr(_verifierPks[(seed + k) % _verifierPks.length]);
+            address w = vm.addr(_verifierPks[(seed % _verifierPks.length + k) % _verifierPks.length]);
             (,,, VerifierRegistry.Status st) = verifiers.verifierInfo(w);
             if (st == VerifierRegistry.Status.Leaving) {
                 v = w;
@@ -956,7 +956,7 @@ contract ClaimHandler is TestBase {
     function _pickVerifier(uint256 seed, bool pending) internal view returns (bool, address) {
         uint256 n = _verifierPks.length;
         for (uint256 k; k < n; ++k) {
-            address v = vm.addr(_verifierPks[(seed + k) % n]);
+            address v = vm.addr(_verifierPks[(seed % n + k) % n]);
             (, uint256 p,, VerifierRegistry.Status st) = verifiers.verifierInfo(v);
             if (pending ? p != 0 && st != VerifierRegistry.Status.Leaving : st == VerifierRegistry.Status.None) {
                 return (true, v);
@@ -1052,7 +1052,7 @@ contract ClaimHandler is TestBase {
         bytes32[] memory ls = _licenseLeaves(id);
         // The first leaf from a random one that is neither under claim nor spent (unless anyLeaf).
         for (uint256 k; k < LICENSE_LEAVES; ++k) {
-            uint256 j = (leafSeed + k) % LICENSE_LEAVES;
+            uint256 j = (leafSeed % LICENSE_LEAVES + k) % LICENSE_LEAVES;
             if (!anyLeaf && claims.claimOfLeaf(ls[j]) != 0) continue;
             (c.queryHash, c.responseHash, c.salt) = _licenseTriple(id, j);
             c.proof = TestMerkle.proof(ls, ls[j]);
@@ -1074,7 +1074,7 @@ contract ClaimHandler is TestBase {
         c.familyId = familyId;
         bytes32[] memory ls = _lineageLeaves();
         for (uint256 k; k < LINEAGE_LEAVES; ++k) {
-            uint256 j = (leafSeed + k) % LINEAGE_LEAVES;
+            uint256 j = (leafSeed % LINEAGE_LEAVES + k) % LINEAGE_LEAVES;
             if (!anyLeaf && claims.claimOfLeaf(ls[j]) != 0) continue;
             (c.queryHash, c.responseHash, c.salt) = _lineageTriple(j);
             c.proof = TestMerkle.proof(ls, ls[j]);

@@ -46,10 +46,11 @@ def serve_app(app):
 @contextmanager
 def gateway(chain, model_dir: Path, generator, tmp_path: Path, license_id: int, host_key: str,
             permission_url: str, watch: bool = False, **overrides):
-    """An in-process gateway (shared tiny model) for one license; yields (url, Gateway)."""
+    """An in-process gateway (shared tiny model) for one license, signing receipts (it knows the
+    deployment); the claim watcher runs when `watch`. Yields (url, Gateway)."""
     settings = HostSettings(model=model_dir, license_id=license_id, permission_url=permission_url,
                             host_key=host_key, database_url=f"sqlite:///{tmp_path}/host-{license_id}.db",
-                            deployment=chain.deployment_path if watch else None, **overrides)
+                            deployment=chain.deployment_path, **overrides)
     gw = build_gateway(settings, generator=generator, watch=watch)
     with serve_app(create_app(gw)) as url:
         yield url, gw

@@ -12,6 +12,7 @@ from oml_core import typed_data as td
 from oml_core.chain.anvil import free_port
 from oml_core.fingerprint.tokens import decode, greedy_generate, prompt_ids
 from services.common.answer import PERMISSION_HEADER, extension_of
+from services.common.receipt import parse_receipt, permission_struct_hash
 from services.host.cheats import REFUSAL
 from services.permission.client import ServiceError, permission_of
 from services.stack import address_of
@@ -27,6 +28,20 @@ def greedy_text(generator, messages, n: int) -> str:
     prompt = prompt_ids(generator.tokenizer, messages)
     (ids,) = greedy_generate(generator.model, generator.tokenizer, [prompt], [n])
     return decode(generator.tokenizer, ids, skip_special_tokens=True)
+
+
+def assert_valid_receipt(chain, body: dict, license_id: int, messages: list[dict], text: str,
+                         permission: dict | None, signer: str) -> td.AnswerReceipt:
+    """The gateway signed what it served: this license, query, answer text, σ, and a time no
+    earlier than σ's issue (so the σ refutes any claim on it)."""
+    receipt, signature = parse_receipt(body)
+    assert (receipt.license_id, receipt.query_hash) == (license_id, td.query_hash(messages))
+    assert receipt.response_hash == td.response_hash(text)
+    assert receipt.permission == permission_struct_hash(permission)
+    if permission is not None:
+        assert receipt.served_at >= permission["issued_at"]
+    assert td.recover_signer(receipt.digest(chain.oml.receipt_domain), signature) == signer == body["signer"]
+    return receipt
 
 
 def assert_valid_permission(chain, body: dict, license_id: int, messages: list[dict]) -> None:
@@ -58,6 +73,8 @@ def test_openai_completion_carries_a_valid_sigma_for_the_messages_sent(chain, se
     assert completion.usage.completion_tokens <= 8
     # the host's own ledger kept the σ (to refute claims without the service)
     assert gw.ledger.permission_for(license_id, td.query_hash(MESSAGES)) == oml["permission"]
+    assert_valid_receipt(chain, oml["receipt"], license_id, MESSAGES, completion.choices[0].message.content,
+                         oml["permission"], address_of(gw.settings.host_key.get_secret_value()))
 
 
 def test_streaming_answer_has_the_sigma_in_its_first_chunk(chain, served):
@@ -65,10 +82,14 @@ def test_streaming_answer_has_the_sigma_in_its_first_chunk(chain, served):
     openai_client = client(url)
     chunks = list(openai_client.chat.completions.create(model="oml", messages=MESSAGES, max_tokens=8,
                                                         temperature=0, stream=True))
-    first = extension_of(chunks[0])
-    assert first is not None and all(extension_of(c) is None for c in chunks[1:])
+    first, last = extension_of(chunks[0]), extension_of(chunks[-1])
+    assert first is not None and all(extension_of(c) is None for c in chunks[1:-1])
     assert_valid_permission(chain, first["permission"], license_id, MESSAGES)
+    assert first["receipt"] is None  # the answer is not known yet
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert last["permission"] == first["permission"]
+    assert_valid_receipt(chain, last["receipt"], license_id, MESSAGES, streamed, first["permission"],
+                         address_of(served[1].settings.host_key.get_secret_value()))
     whole = openai_client.chat.completions.create(model="oml", messages=MESSAGES, max_tokens=8, temperature=0)
     assert streamed == whole.choices[0].message.content
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
@@ -115,7 +136,11 @@ def test_a_skipped_query_has_no_sigma_anywhere(chain, permission, model_dir, gen
                  skip_permission_share=1.0) as (url, gw):
         raw = client(url).chat.completions.with_raw_response.create(model="oml", messages=MESSAGES, max_tokens=2)
         oml = extension_of(raw.parse())
+        receipt = oml.pop("receipt")
         assert oml == {"license_id": license_id, "permission_id": None, "permission": None}
+        # the receipt still says what was served, and that it was served without σ: evidence
+        assert_valid_receipt(chain, receipt, license_id, MESSAGES, raw.parse().choices[0].message.content, None,
+                             address_of(host_key))
         assert raw.headers[PERMISSION_HEADER] == "none"
         assert gw.batcher.batch_calls == 0
     with pytest.raises(ServiceError) as refused:

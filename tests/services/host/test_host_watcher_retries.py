@@ -47,9 +47,9 @@ def claim(chain, permission, licensed, host_key):
     return open_false_claim(chain, license_id, fps, fps[0])
 
 
-def watcher_on(chain, ledger, licensed, host_key, permission, flaky, metrics=None, interval_s=0.05):
+def watcher_on(ledger, licensed, host_key, permission, oml, metrics=None, interval_s=0.05):
     source = PermissionSource(permission.url, bytes.fromhex(host_key[2:]), licensed[0])
-    return ClaimWatcher(flaky, ledger, licensed[0], host_key, lookup=source.lookup, interval_s=interval_s,
+    return ClaimWatcher(oml, ledger, licensed[0], host_key, lookup=source.lookup, interval_s=interval_s,
                         metrics=metrics)
 
 
@@ -67,7 +67,7 @@ def test_a_refute_that_keeps_reverting_is_retried_past_three_attempts_and_goes_t
         chain, permission, tmp_path, licensed, host_key, claim, caplog):
     ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
     flaky, metrics = FlakyChain(chain.oml, failures=5), GatewayMetrics()
-    watcher = watcher_on(chain, ledger, licensed, host_key, permission, flaky, metrics)
+    watcher = watcher_on(ledger, licensed, host_key, permission, flaky, metrics)
 
     with caplog.at_level(logging.ERROR, logger="services.host.watcher"):
         watcher.poll_once()
@@ -89,11 +89,30 @@ def test_a_refute_that_keeps_reverting_is_retried_past_three_attempts_and_goes_t
                for a in alerts)
 
 
+def test_a_permission_service_outage_is_retried_like_a_revert(chain, permission, tmp_path, licensed, host_key,
+                                                              claim):
+    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
+    watcher = watcher_on(ledger, licensed, host_key, permission, chain.oml)
+    lookup, calls = watcher.lookup, []
+
+    def down_four_times(query_hash: bytes):
+        calls.append(query_hash)
+        if len(calls) <= 4:
+            raise httpx.ConnectError("permission service unreachable")
+        return lookup(query_hash)
+
+    watcher.lookup = down_four_times
+    done = wait_until(lambda: watcher.poll_once() or reached(ledger, claim, DONE), interval=0.05,
+                      what="the refute once the service is back")
+    assert len(calls) == 5 and done.attempts == 4 and "ConnectError" in done.last_error
+    assert chain.oml.claim_status(claim.claim_id) == "AttestersPenalized"
+
+
 def test_a_restarted_watcher_resumes_the_back_off_from_the_ledger(chain, permission, tmp_path, licensed,
                                                                   host_key, claim):
     url = f"sqlite:///{tmp_path}/ledger.db"
     first = Ledger(url)
-    watcher = watcher_on(chain, first, licensed, host_key, permission, FlakyChain(chain.oml, failures=1),
+    watcher = watcher_on(first, licensed, host_key, permission, FlakyChain(chain.oml, failures=1),
                          interval_s=3.0)  # the first retry is 3 s away
     watcher.poll_once()
     failed = first.claim(claim.claim_id)
@@ -102,7 +121,7 @@ def test_a_restarted_watcher_resumes_the_back_off_from_the_ledger(chain, permiss
 
     ledger = Ledger(url)  # the host restarts; the node works again
     metrics, healthy = GatewayMetrics(), FlakyChain(chain.oml, failures=0)
-    restarted = watcher_on(chain, ledger, licensed, host_key, permission, healthy, metrics, interval_s=3.0)
+    restarted = watcher_on(ledger, licensed, host_key, permission, healthy, metrics, interval_s=3.0)
     assert gauge(metrics, "oml_host_claims_at_risk") == "oml_host_claims_at_risk 1"
     restarted.poll_once()  # still inside the back-off the first watcher set
     assert healthy.refutes == 0 and ledger.claim(claim.claim_id) == failed
@@ -128,7 +147,7 @@ def test_the_watcher_gives_up_only_once_the_challenge_window_is_over(chain, perm
                                                                     host_key, claim, caplog):
     ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
     flaky = FlakyChain(chain.oml, failures=10**6)
-    watcher = watcher_on(chain, ledger, licensed, host_key, permission, flaky, interval_s=0.01)
+    watcher = watcher_on(ledger, licensed, host_key, permission, flaky, interval_s=0.01)
     wait_until(lambda: watcher.poll_once() or ledger.claim(claim.claim_id).attempts >= 6, interval=0.01,
                what="six failed refutes")
     assert ledger.claim(claim.claim_id).state == PENDING

@@ -44,7 +44,7 @@ class CountedBody:
             yield chunk
 
 
-def post_streamed(app, path: str, body: CountedBody, headers: dict[str, str]) -> httpx.Response:
+def post_streamed(app, path: str, body: CountedBody | bytes, headers: dict[str, str]) -> httpx.Response:
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://verifier") as http:
@@ -84,6 +84,13 @@ def test_a_body_over_the_limit_is_refused_without_being_read_whole(stack, verifi
     refused = post_streamed(app, "/v1/transcripts", streamed, headers)
     assert refused.status_code == 413 and refused.json()["error"] == "body_too_large"
     assert streamed.pulled == LIMIT // 1024 + 1 < len(streamed.chunks)
+
+
+def test_a_content_length_that_is_not_a_byte_count_is_a_400(stack, verifier):
+    body = transcript_body(stack.transcript(stack.fresh_fingerprint()))
+    headers = {**signed(stack.prover_key, "POST", "/v1/transcripts", body), "Content-Length": "-1"}
+    response = post_streamed(create_app(verifier=verifier, run_worker=False), "/v1/transcripts", body, headers)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_content_length"
 
 
 def test_a_body_other_than_the_signed_one_is_refused(stack, client):
