@@ -584,9 +584,7 @@ contract ClaimManagerTest is ClaimHelpers {
         bytes[] memory sigs = attest(c, leaves[0], 2);
         vm.prank(claimant);
         // Stake-weighted: 2 of 4 ETH is below two thirds.
-        vm.expectRevert(
-            abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 2 ether, 4 ether)
-        );
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__QuorumNotReached.selector, 2 ether, 4 ether));
         claims.openClaim{value: BOND}(c, sigs);
     }
 
@@ -1406,7 +1404,12 @@ contract ClaimManagerTest is ClaimHelpers {
                 domain,
                 keccak256(
                     abi.encode(
-                        claims.ANSWER_RECEIPT_TYPEHASH(), uint256(3), bytes32("q"), bytes32("a"), uint64(9), bytes32("p")
+                        claims.ANSWER_RECEIPT_TYPEHASH(),
+                        uint256(3),
+                        bytes32("q"),
+                        bytes32("a"),
+                        uint64(9),
+                        bytes32("p")
                     )
                 )
             )
@@ -1452,7 +1455,12 @@ contract ClaimManagerTest is ClaimHelpers {
         VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
         cm = new ClaimManager(
-            IModelRegistry(address(r)), ILicenseManager(address(l)), IVerifierRegistry(address(v)), IUsageSettlement(address(u)), skew, kinds
+            IModelRegistry(address(r)),
+            ILicenseManager(address(l)),
+            IVerifierRegistry(address(v)),
+            IUsageSettlement(address(u)),
+            skew,
+            kinds
         );
     }
 
@@ -1467,8 +1475,7 @@ contract ClaimManagerTest is ClaimHelpers {
             ModelRegistry r = new ModelRegistry(predicted);
             LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
             VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
-            UsageSettlement u =
-                new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
+            UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
             vm.expectRevert(ClaimManager.ClaimManager__InvalidConfig.selector);
             new ClaimManager(
                 IModelRegistry(address(r)),

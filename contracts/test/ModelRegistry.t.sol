@@ -853,8 +853,7 @@ contract ModelRegistryTest is UnitHelpers {
     }
 
     function test_claimTerms_returnsClaimFields() public view {
-        (uint96 bond, uint32 window, uint16 slashBps, uint16 rewardBps, uint32 period) =
-            registry.claimTerms(modelId, 1);
+        (uint96 bond, uint32 window, uint16 slashBps, uint16 rewardBps, uint32 period) = registry.claimTerms(modelId, 1);
         vm.assertEq(uint256(bond), 1 ether);
         vm.assertEq(uint256(window), 1 days);
         vm.assertEq(uint256(slashBps), 5_000);

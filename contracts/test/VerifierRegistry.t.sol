@@ -136,9 +136,7 @@ contract VerifierRegistryTest is UnitHelpers {
     function test_RevertWhen_join_whileJoining() public {
         vm.startPrank(newcomer);
         verifiers.join{value: 1 ether}();
-        vm.expectRevert(
-            abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__AlreadyRegistered.selector, newcomer)
-        );
+        vm.expectRevert(abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__AlreadyRegistered.selector, newcomer));
         verifiers.join{value: 1 ether}();
         vm.stopPrank();
     }
@@ -205,9 +203,7 @@ contract VerifierRegistryTest is UnitHelpers {
 
     function test_RevertWhen_activate_nothingPending() public {
         // Unknown, active without pending stake, and leaving: nothing to activate.
-        vm.expectRevert(
-            abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__NothingToActivate.selector, newcomer)
-        );
+        vm.expectRevert(abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__NothingToActivate.selector, newcomer));
         verifiers.activate(newcomer);
         vm.expectRevert(abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__NothingToActivate.selector, v0));
         verifiers.activate(v0);
@@ -224,9 +220,7 @@ contract VerifierRegistryTest is UnitHelpers {
         verifiers.requestLeave();
         vm.stopPrank();
         vm.warp(block.timestamp + VERIFIER_ACTIVATION);
-        vm.expectRevert(
-            abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__NothingToActivate.selector, newcomer)
-        );
+        vm.expectRevert(abi.encodeWithSelector(VerifierRegistry.VerifierRegistry__NothingToActivate.selector, newcomer));
         verifiers.activate(newcomer);
         vm.assertEq(verifiers.activeStake(), 4 ether);
     }

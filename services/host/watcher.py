@@ -171,8 +171,19 @@ class ClaimWatcher:
                                      last_error="no σ for this query: it was served without permission")
             log.warning("claim %d: no σ for query %s", claim.claim_id, _hex(claim.query_hash))
             return False
+        opened = self._opened(claim)
+        issued_at, not_before = int(body["issued_at"]), opened.record[13]
+        if not not_before <= issued_at <= opened.served_at:
+            # ClaimManager.refute would revert: a σ clears only answers served after it was issued
+            self.ledger.update_claim(claim.claim_id, state=UNREFUTABLE,
+                                     last_error=f"σ #{body['sequence']} was issued at {issued_at}, outside "
+                                                f"[{not_before}, {opened.served_at}]: the answer was served "
+                                                "without permission")
+            log.warning("claim %d: the σ for query %s was issued after the answer", claim.claim_id,
+                        _hex(claim.query_hash))
+            return False
         signature = bytes.fromhex(body["signature"].removeprefix("0x"))
-        receipt = self.oml.refute(self.host_key, self._opened(claim), permission_of(body), signature)
+        receipt = self.oml.refute(self.host_key, opened, permission_of(body), signature)
         self.ledger.update_claim(claim.claim_id, state=REFUTED, refute_tx=_hex(receipt["transactionHash"]))
         log.info("claim %d refuted with σ #%s", claim.claim_id, body["sequence"])
         return True

@@ -163,8 +163,9 @@ abstract contract OMLFixture is TestBase {
             return c;
         }
         c.answerHash = keccak256(abi.encode("answer", c.queryHash));
-        c.receipt =
-            sign(GATEWAY_PK, claims.receiptDigest(c.subjectId, c.queryHash, c.answerHash, servedAt, c.receiptPermission));
+        c.receipt = sign(
+            GATEWAY_PK, claims.receiptDigest(c.subjectId, c.queryHash, c.answerHash, servedAt, c.receiptPermission)
+        );
         return c;
     }
 

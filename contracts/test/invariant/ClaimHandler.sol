@@ -204,8 +204,7 @@ contract ClaimHandler is TestBase {
         sh[0] = 2;
         sh[1] = 5;
         vm.prank(address(0xFA111));
-        familyId =
-            registry.registerModel(o, sh, vm.addr(_familySignerPk), t, TestMerkle.root(ls), keccak256("family"));
+        familyId = registry.registerModel(o, sh, vm.addr(_familySignerPk), t, TestMerkle.root(ls), keccak256("family"));
         _registerDerived();
         _acquire(HONEST_HOST, HONEST_GATEWAY_PK, 20 ether);
         isHonest[_licenseIds[_licenseIds.length - 1]] = true;
@@ -373,7 +372,9 @@ contract ClaimHandler is TestBase {
         c.kind = ClaimKind(kindSeed % 4);
         // Half the time, pile onto the subject of the latest claim of the same family (license or
         // model): several claims on one stake is where reservations fill up.
-        if (_rand(kindSeed, "pile") % 2 == 0) subjectSeed = _latestSubjectIndex(c.kind == ClaimKind.LINEAGE, subjectSeed);
+        if (_rand(kindSeed, "pile") % 2 == 0) {
+            subjectSeed = _latestSubjectIndex(c.kind == ClaimKind.LINEAGE, subjectSeed);
+        }
         c.evidenceHash = keccak256(abi.encode("evidence", ++_nonce));
         // A quarter of the time, take the leaf whatever its state: the contract must refuse a
         // leaf under claim or spent.
@@ -388,7 +389,8 @@ contract ClaimHandler is TestBase {
     /// for UNPERMITTED_USE, the accused gateway's receipt of it (served without σ: a cheater).
     function _answer(ClaimManager.ClaimInput memory c, uint256 seed) internal view returns (bool) {
         uint256 latest = block.timestamp - _clockSkew;
-        uint256 start = c.kind == ClaimKind.LINEAGE ? latest - (latest > 3 days ? 3 days : latest) : _licenseStart(c.subjectId);
+        uint256 start =
+            c.kind == ClaimKind.LINEAGE ? latest - (latest > 3 days ? 3 days : latest) : _licenseStart(c.subjectId);
         if (latest < start) return false;
         c.servedAt = uint64(start + seed % (latest - start + 1));
         if (c.kind != ClaimKind.UNPERMITTED_USE) return true;
@@ -600,8 +602,7 @@ contract ClaimHandler is TestBase {
         a.sigma = _sign(_currentSignerPk(), claims.permissionDigest(id, q, a.sequence, a.issuedAt));
         a.permissionRef = keccak256(a.sigma);
         a.answerHash = keccak256(abi.encode("honest answer", id, a.leafIndex, a.servedAt));
-        a.receipt =
-            _sign(HONEST_GATEWAY_PK, claims.receiptDigest(id, q, a.answerHash, a.servedAt, a.permissionRef));
+        a.receipt = _sign(HONEST_GATEWAY_PK, claims.receiptDigest(id, q, a.answerHash, a.servedAt, a.permissionRef));
     }
 
     /// @dev A claimant (the owners' prover, say) accuses the honest host on one of its real
@@ -636,7 +637,10 @@ contract ClaimHandler is TestBase {
         if (mode == 1) {
             c.receipt = _rand(forgeSeed, "receipt") % 2 == 0
                 ? bytes("")
-                : _sign(FORGER_PK, claims.receiptDigest(a.licenseId, c.queryHash, c.answerHash, c.servedAt, c.receiptPermission));
+                : _sign(
+                    FORGER_PK,
+                    claims.receiptDigest(a.licenseId, c.queryHash, c.answerHash, c.servedAt, c.receiptPermission)
+                );
         } else if (mode == 2) {
             c.servedAt = a.issuedAt - 1; // "served before its σ": the σ would no longer refute
         } else {
@@ -882,9 +886,7 @@ contract ClaimHandler is TestBase {
 
     /// @dev A forged claim against the honest host: a violation if it opens. Tracked like a
     /// genuine one if it does, so that the stake invariants see what it would cost.
-    function _openForged(ClaimManager.ClaimInput memory c, address by, uint256[] memory pks, uint256 index)
-        internal
-    {
+    function _openForged(ClaimManager.ClaimInput memory c, address by, uint256[] memory pks, uint256 index) internal {
         address[] memory att = _addresses(pks);
         (ClaimManager.ClaimRecord memory r, uint256 snapshot) = _recordFor(c, by, att);
         bytes[] memory sigs = _attest(c, r.leaf, by, pks);

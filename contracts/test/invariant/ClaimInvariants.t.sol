@@ -274,9 +274,7 @@ contract ClaimInvariantsTest is OMLFixture {
         }
         uint256[] memory lics = handler.honestLicenseIds();
         for (uint256 i; i < lics.length; ++i) {
-            vm.assertEq(
-                licenses.getLicense(lics[i]).stake, handler.expectedLicenseStake(lics[i]), "honest stake moved"
-            );
+            vm.assertEq(licenses.getLicense(lics[i]).stake, handler.expectedLicenseStake(lics[i]), "honest stake moved");
         }
     }
 

@@ -6,19 +6,29 @@ from host_helpers import gateway, signed_in, wait_until
 from openai import OpenAI
 
 from oml_core import typed_data as td
+from oml_core.chain.clock import ChainClock
 from oml_core.contracts import ClaimInput
 from oml_core.fingerprint.commit import commitment_tree, proof_for
+from services.common.receipt import permission_struct_hash
 from services.host.ledger import DONE, UNREFUTABLE, Ledger
 from services.host.permits import PermissionSource
 from services.host.watcher import ClaimWatcher
 from services.stack import address_of
 
 
-def open_false_claim(chain, license_id, fps, fp):
-    """The rogue opens an UNPERMITTED_USE claim for `fp` with every verifier's attestation."""
-    claim = ClaimInput(td.ClaimKind.UNPERMITTED_USE, license_id, fp.query_hash,
-                       td.response_hash(fp.response), fp.salt, proof_for(commitment_tree(fps), fp),
-                       td.keccak(b"a transcript that does not exist"))
+def open_false_claim(chain, license_id, fps, fp, host_key, permission: dict | None = None):
+    """The rogue opens an UNPERMITTED_USE claim for `fp` with every verifier's attestation, on
+    the host gateway's real receipt of its answer (served under `permission`, stamped, as an
+    honest gateway does, no earlier than the σ was issued)."""
+    served_at = int(ChainClock.of(chain.w3)())
+    if permission is not None:
+        served_at = max(served_at, int(permission["issued_at"]))
+    receipt = td.AnswerReceipt(license_id, fp.query_hash, td.response_hash(fp.response + "!"), served_at,
+                               permission_struct_hash(permission))
+    signature = td.sign_typed(receipt, chain.oml.receipt_domain, bytes.fromhex(host_key.removeprefix("0x")))
+    claim = ClaimInput.unpermitted_use(receipt, signature, td.response_hash(fp.response), fp.salt,
+                                       proof_for(commitment_tree(fps), fp), td.keccak(b"a transcript"))
+    chain.after_clock_skew()  # a claim opens a clock skew after its answer
     claimant = address_of(chain.accounts.rogue)
     attestations = {address_of(k): chain.oml.attest(bytes.fromhex(k.removeprefix("0x")), claim, claimant)
                     for k in chain.accounts.verifiers}
@@ -42,7 +52,7 @@ def test_the_watcher_refutes_a_false_claim_and_takes_the_bond(chain, permission,
         assert reply.model_extra["oml"]["permission"] is not None  # served with σ
         host_before = w3.eth.get_balance(address_of(host_key))
         rogue_before = w3.eth.get_balance(address_of(chain.accounts.rogue))
-        opened = open_false_claim(chain, license_id, fps, fp)
+        opened = open_false_claim(chain, license_id, fps, fp, host_key, reply.model_extra["oml"]["permission"])
         state = wait_until(lambda: (c := gw.ledger.claim(opened.claim_id)) and c.state == DONE and c,
                            what="the watcher to refute and penalize")
     assert chain.oml.claim_status(opened.claim_id) == "AttestersPenalized"
@@ -60,8 +70,8 @@ def test_the_watcher_finds_sigma_at_the_service_and_is_idempotent(chain, permiss
     license_id, fps = licensed
     fp = fps[1]
     host = signed_in(permission.url, host_key, "host", license_id)
-    host.permission(license_id, fp.query_hash)  # σ the host obtained, but its ledger is lost
-    opened = open_false_claim(chain, license_id, fps, fp)
+    sigma = host.permission(license_id, fp.query_hash)  # σ the host obtained, but its ledger is lost
+    opened = open_false_claim(chain, license_id, fps, fp, host_key, sigma)
     ledger = Ledger(f"sqlite:///{tmp_path}/fresh.db")
     source = PermissionSource(permission.url, bytes.fromhex(host_key[2:]), license_id)
     watcher = ClaimWatcher(chain.oml, ledger, license_id, host_key, lookup=source.lookup)
@@ -77,9 +87,25 @@ def test_the_watcher_finds_sigma_at_the_service_and_is_idempotent(chain, permiss
 
 def test_a_claim_for_a_query_served_without_sigma_is_not_refuted(chain, permission, tmp_path, licensed, host_key):
     license_id, fps = licensed
-    opened = open_false_claim(chain, license_id, fps, fps[2])  # nobody ever obtained σ for this key
+    opened = open_false_claim(chain, license_id, fps, fps[2], host_key)  # nobody ever obtained σ for this key
     ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
     source = PermissionSource(permission.url, bytes.fromhex(host_key[2:]), license_id)
     ClaimWatcher(chain.oml, ledger, license_id, host_key, lookup=source.lookup).poll_once()
     assert ledger.claim(opened.claim_id).state == UNREFUTABLE
+    assert chain.oml.claim_status(opened.claim_id) == "Open"
+
+
+def test_a_sigma_bought_after_the_answer_is_not_used_to_refute(chain, permission, tmp_path, licensed, host_key):
+    """A host that served without σ and bought one afterwards holds a σ the chain rejects: the
+    watcher says so instead of sending a refute that would revert."""
+    license_id, fps = licensed
+    opened = open_false_claim(chain, license_id, fps, fps[3], host_key)  # served without σ
+    signed_in(permission.url, host_key, "host", license_id).permission(license_id, fps[3].query_hash)  # too late
+    ledger = Ledger(f"sqlite:///{tmp_path}/late.db")
+    source = PermissionSource(permission.url, bytes.fromhex(host_key[2:]), license_id)
+    nonce = chain.w3.eth.get_transaction_count(address_of(host_key))
+    ClaimWatcher(chain.oml, ledger, license_id, host_key, lookup=source.lookup).poll_once()
+    state = ledger.claim(opened.claim_id)
+    assert state.state == UNREFUTABLE and "outside" in state.last_error
+    assert chain.w3.eth.get_transaction_count(address_of(host_key)) == nonce
     assert chain.oml.claim_status(opened.claim_id) == "Open"

@@ -43,8 +43,8 @@ class FlakyChain:
 def claim(chain, permission, licensed, host_key):
     """A false claim against a query the host holds σ for (at the permission service)."""
     license_id, fps = licensed
-    signed_in(permission.url, host_key, "host", license_id).permission(license_id, fps[0].query_hash)
-    return open_false_claim(chain, license_id, fps, fps[0])
+    sigma = signed_in(permission.url, host_key, "host", license_id).permission(license_id, fps[0].query_hash)
+    return open_false_claim(chain, license_id, fps, fps[0], host_key, sigma)
 
 
 def watcher_on(ledger, licensed, host_key, permission, oml, metrics=None, interval_s=0.05):
