@@ -112,7 +112,7 @@ class Books:
         if voucher is None:
             self.license(license_id)  # 404 for an unknown license rather than "no voucher"
             raise Refused(404, "no_voucher", f"no voucher signed for license {license_id} yet")
-        return voucher
+        return self._by_current_signer(voucher)
 
     def sign_voucher(self, license_id: int) -> Voucher:
         """A voucher over every σ issued so far (the latest one again if nothing is new)."""
@@ -127,7 +127,7 @@ class Books:
             n, root = tree.size, tree.root
             existing = session.get(Voucher, (license_id, n))
         if existing is not None:
-            return existing
+            return self._by_current_signer(existing)
         voucher = td.UsageVoucher(license_id, n, n * row.price_per_query, root)
         record = {"license_id": license_id, "cumulative_queries": n,
                   "cumulative_fee": voucher.cumulative_fee, "usage_root": root,
@@ -147,7 +147,27 @@ class Books:
         if voucher is None:
             raise Refused(404, "no_voucher",
                           f"no voucher for {cumulative_queries} queries of license {license_id}")
-        return voucher
+        return self._by_current_signer(voucher)
+
+    def _by_current_signer(self, voucher: Voucher) -> Voucher:
+        """`voucher`, re-signed (and stored so) when an earlier signer key signed it: after a
+        rotation UsageSettlement accepts only the signer in force when `settle` runs, so an
+        unsettled voucher of the old key would be worthless."""
+        message = td.UsageVoucher(voucher.license_id, voucher.cumulative_queries, voucher.cumulative_fee,
+                                  bytes(voucher.usage_root))
+        try:
+            if td.recover_signer(message.digest(self.signer.voucher_domain), bytes(voucher.signature)) \
+                    == self.signer.address:
+                return voucher
+        except ValueError:
+            pass  # unreadable: sign it again
+        signature = self.signer.sign_voucher(message)
+        with self.db.write() as session:
+            row = session.get(Voucher, (voucher.license_id, voucher.cumulative_queries))
+            row.signature = signature
+        metrics.VOUCHERS_SIGNED.inc()
+        with self.db.read() as session:
+            return session.get(Voucher, (voucher.license_id, voucher.cumulative_queries))
 
     def proof(self, license_id: int, sequence: int, cumulative_queries: int | None = None) -> Proof:
         """Inclusion proof of σ #sequence against a voucher's usageRoot: the latest one, or the

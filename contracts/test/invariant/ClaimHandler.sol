@@ -869,7 +869,7 @@ contract ClaimHandler is TestBase {
     /// @dev The honest license's claim input for answer `a`, as its real receipt supports it.
     function _honestInput(Answer memory a)
         internal
-        view
+        pure
         returns (bytes32[] memory ls, ClaimManager.ClaimInput memory c)
     {
         ls = _licenseLeaves(a.licenseId);

@@ -12,6 +12,7 @@ from permission_helpers import make_settings
 
 from oml_core import typed_data as td
 from oml_core.chain.anvil import advance_time
+from oml_core.chain.errors import TransactionFailed
 from oml_core.contracts import OMLContracts
 from oml_core.demo import DEMO_TERMS, ETH
 from services.permission.app import create_app
@@ -259,3 +260,37 @@ def test_slash_and_commitment_events_are_applied(chain):
             "licenseId": license_id, "amount": 10 * ETH, "remaining": 10 * ETH}, {}))
     row = chain.row(license_id)
     assert (row.slashed, row.stake, row.status) == (True, 10 * ETH, "active")
+
+
+def test_after_the_signer_is_replaced_the_last_voucher_is_resigned_and_settles(chain):
+    """The old key signed a voucher that was never settled; the admin revokes that key (a leak) and
+    the service restarts with the new one: the voucher it hands out now is the new key's, and the
+    chain takes it (the old signature would revert UsageSettlement__NotPermissionSigner)."""
+    license_id = chain.acquire()
+    chain.oml.deposit_escrow(chain.host, license_id, ETH)
+    _mine(chain.w3, 2)
+    chain.service.mirror.poll_once()
+    with TestClient(create_app(service=chain.service)) as http:
+        host = PermissionClient(http)
+        host.sign_in(bytes.fromhex(chain.host[2:]), "host", license_id)
+        host.permissions(license_id, [secrets.token_bytes(32) for _ in range(2)])
+        old = host.sign_voucher(license_id)
+    assert old["signer"] == _addr(chain.signer)
+    new_key = secrets.token_bytes(32)
+    chain.oml.revoke_signer(chain.admin, chain.model_id, _addr(new_key))
+    chain.service.stop()
+    chain.signer = new_key
+    chain.service = chain.build()
+    with TestClient(create_app(service=chain.service)) as http:
+        host = PermissionClient(http)
+        host.sign_in(bytes.fromhex(chain.host[2:]), "host", license_id)
+        latest = host.latest_voucher(license_id)
+    assert latest["signer"] == _addr(new_key) and latest["signature"] != old["signature"]
+    assert (latest["cumulative_queries"], latest["usage_root"]) == (old["cumulative_queries"], old["usage_root"])
+    voucher = td.UsageVoucher(license_id, old["cumulative_queries"], int(old["cumulative_fee"]),
+                              bytes.fromhex(old["usage_root"][2:]))
+    with pytest.raises(TransactionFailed) as stale:
+        chain.oml.settle(chain.host, voucher, bytes.fromhex(old["signature"][2:]))
+    assert stale.value.error_name == "UsageSettlement__NotPermissionSigner"
+    chain.oml.settle(chain.host, voucher, bytes.fromhex(latest["signature"][2:]))
+    assert chain.oml.usage.functions.accruedRevenue(chain.model_id).call() == 2 * DEMO_TERMS.price_per_query
