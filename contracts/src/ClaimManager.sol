@@ -233,7 +233,7 @@ contract ClaimManager is TypedData, PaymentSender {
         bytes32 digest =
             _digest(keccak256(abi.encode(PERMISSION_TYPEHASH, r.subjectId, r.queryHash, sequence, issuedAt)));
         address signer = _recover(digest, permission);
-        if (!_registry.isPermissionSigner(r.modelId, signer, issuedAt)) {
+        if (!_registry.permissionClears(r.modelId, signer, issuedAt, r.servedAt)) {
             revert ClaimManager__NotPermissionSigner(signer);
         }
         _claims[claimId] = _stamp(stored, ClaimStatus.Refuted);

@@ -73,6 +73,9 @@ contract ModelRegistry is ClaimManagerBound {
     /// signer, not only the last one: otherwise two rotations would void the σ a host holds from
     /// the first signer, and an honest host could be slashed for queries it was permitted.
     mapping(uint256 => mapping(address => uint256)) private _signerReplacedAt;
+    /// @dev When a signer key was revoked as compromised. Whoever holds it can date a σ as it
+    /// likes, so its σ clear only answers served up to the revocation, whatever they say.
+    mapping(uint256 => mapping(address => uint256)) private _signerRevokedAt;
     uint256 private _modelCount;
     uint256 private _totalRegistrationStake;
 
@@ -147,9 +150,11 @@ contract ModelRegistry is ClaimManagerBound {
     }
 
     /// @notice Replaces a compromised permission signer at once (no rotation delay): σ it signs
-    /// with an issue time from now on clear nothing. A pending rotation is dropped with it.
-    /// @dev σ issued before now stay valid, so an honest host keeps what it was given; revoking
-    /// cannot reach back, or a greedy admin could void the σ of hosts it wants slashed.
+    /// clear no answer served after now, whatever issue time they claim (its holder can
+    /// backdate). A pending rotation is dropped with it.
+    /// @dev σ it issued before now still clear the answers served before now, so an honest host
+    /// keeps what it was given; revoking cannot reach back, or a greedy admin could void the σ of
+    /// hosts it wants slashed.
     function revokeSigner(uint256 modelId, address newSigner) external {
         Model storage m = _onlyAdmin(modelId);
         if (newSigner == address(0)) revert ModelRegistry__ZeroSigner();
@@ -157,6 +162,7 @@ contract ModelRegistry is ClaimManagerBound {
         address revoked = m.permissionSigner;
         if (newSigner == revoked) revert ModelRegistry__SameSigner(newSigner);
         _signerReplacedAt[modelId][revoked] = block.timestamp;
+        _signerRevokedAt[modelId][revoked] = block.timestamp;
         m.permissionSigner = newSigner;
         m.pendingSigner = address(0);
         m.signerSwitchAt = 0;
@@ -236,7 +242,7 @@ contract ModelRegistry is ClaimManagerBound {
     // ---------------------------------------------------------------- views
 
     /// @notice Whether `signer` may sign σ for `modelId` with issue time `issuedAt`.
-    function isPermissionSigner(uint256 modelId, address signer, uint64 issuedAt) external view returns (bool) {
+    function isPermissionSigner(uint256 modelId, address signer, uint64 issuedAt) public view returns (bool) {
         Model storage m = _models[modelId];
         if (signer == address(0)) return false;
         // switchAt shares a slot with permissionSigner: the usual case reads one slot.
@@ -249,6 +255,26 @@ contract ModelRegistry is ClaimManagerBound {
             return true;
         }
         return issuedAt < _signerReplacedAt[modelId][signer];
+    }
+
+    /// @notice Whether a σ that `signer` signed with issue time `issuedAt` clears an answer served
+    /// at `servedAt` (ClaimManager.refute): a signer of the model at `issuedAt`, and, for a key
+    /// revoked as compromised, an answer served no later than the revocation (its holder can
+    /// backdate; the revocation's own second still counts, as answers of that second may have
+    /// been served before the revoking transaction).
+    function permissionClears(uint256 modelId, address signer, uint64 issuedAt, uint64 servedAt)
+        external
+        view
+        returns (bool)
+    {
+        uint256 revokedAt = _signerRevokedAt[modelId][signer];
+        if (revokedAt != 0 && servedAt > revokedAt) return false;
+        return isPermissionSigner(modelId, signer, issuedAt);
+    }
+
+    /// @notice When `signer` was revoked as compromised for `modelId` (0: never).
+    function signerRevokedAt(uint256 modelId, address signer) external view returns (uint256) {
+        return _signerRevokedAt[modelId][signer];
     }
 
     /// @notice The permission signer in force now.

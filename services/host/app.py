@@ -147,10 +147,12 @@ class _Served:
     def __init__(self, gw: Gateway, query_hash: bytes, permission: dict | None):
         self.gw, self.query_hash, self.permission = gw, query_hash, permission
         self.start = answer_extension(gw.license_id, permission)
+        self.served_at = gw.receipts.stamp(permission) if gw.receipts is not None else None
 
     def end(self, text: str) -> dict:
         receipts = self.gw.receipts
-        receipt = receipts.sign(self.query_hash, text, self.permission) if receipts is not None else None
+        receipt = (receipts.sign(self.query_hash, text, self.permission, self.served_at)
+                   if receipts is not None else None)
         return answer_extension(self.gw.license_id, self.permission, receipt)
 
 

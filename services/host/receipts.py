@@ -1,6 +1,8 @@
 """The gateway's answer receipts: every answer it serves is signed with the license's receipt
-key (services/common/receipt.py). An honest gateway stamps `served_at` no earlier than the σ it
-used was issued, so its receipts always let that σ refute a claim.
+key (services/common/receipt.py). The gateway stamps `served_at` when it took the query (right
+after σ came), and never earlier than the σ was issued, so its receipts always let that σ refute
+a claim; stamping at acceptance rather than after generation also keeps an answer that was being
+generated while the signer key was revoked within what that key's σ still clear.
 """
 from __future__ import annotations
 
@@ -20,11 +22,16 @@ class ReceiptSigner:
         self._key = PrivateKey(key)
         self.address = Account.from_key(key).address
 
-    def sign(self, query_hash: bytes, text: str, permission: dict | None) -> dict:
-        """The receipt of answer `text` to the query `query_hash`, served under `permission` (or none)."""
+    def stamp(self, permission: dict | None) -> int:
+        """The serving time of a query taken now under `permission` (or none)."""
         served_at = int(self.clock())
-        if permission is not None:
-            served_at = max(served_at, int(permission["issued_at"]))
+        return max(served_at, int(permission["issued_at"])) if permission is not None else served_at
+
+    def sign(self, query_hash: bytes, text: str, permission: dict | None, served_at: int | None = None) -> dict:
+        """The receipt of answer `text` to the query `query_hash`, served under `permission` (or none)
+        at `served_at` (default: now)."""
+        if served_at is None:
+            served_at = self.stamp(permission)
         receipt = td.AnswerReceipt(self.license_id, query_hash, td.response_hash(text), served_at,
                                    permission_struct_hash(permission))
         return receipt_body(receipt, self.address, td.sign_digest(receipt.digest(self.domain), self._key))

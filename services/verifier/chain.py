@@ -61,9 +61,10 @@ class ChainView:
         except ContractLogicError:
             return None
 
-    def is_permission_signer(self, model_id: int, signer: str, issued_at: int) -> bool:
-        return _read("isPermissionSigner", lambda: self.oml.registry.functions.isPermissionSigner(
-            model_id, signer, issued_at).call())
+    def permission_clears(self, model_id: int, signer: str, issued_at: int, served_at: int) -> bool:
+        """ModelRegistry.permissionClears: the rule ClaimManager.refute applies to σ's signer."""
+        return _read("permissionClears", lambda: self.oml.registry.functions.permissionClears(
+            model_id, signer, issued_at, served_at).call())
 
     def claim_of_leaf(self, leaf: bytes) -> int:
         return _read("claimOfLeaf", lambda: self.oml.claims.functions.claimOfLeaf(leaf).call())

@@ -21,6 +21,10 @@ interface IModelRegistry {
     function sharesOf(uint256 modelId, address owner) external view returns (uint256 shares, uint256 totalShares);
     function permissionSigner(uint256 modelId) external view returns (address);
     function isPermissionSigner(uint256 modelId, address signer, uint64 issuedAt) external view returns (bool);
+    function permissionClears(uint256 modelId, address signer, uint64 issuedAt, uint64 servedAt)
+        external
+        view
+        returns (bool);
     function lineageClaimInfo(uint256 subjectId, uint256 familyId)
         external
         view

@@ -49,6 +49,25 @@ contract LeakedSignerAttackTest is ClaimHelpers {
         vm.assertEq(uint256(claims.claimStatus(id)), uint256(ClaimManager.ClaimStatus.Refuted));
     }
 
+    /// @dev The thief backdates: a σ "issued" a second before the revocation, for an answer it
+    /// served without σ after it. Its issue time passes every time check, but a revoked key's σ
+    /// clears only answers served before the revocation (found by review of the first fix).
+    function test_leakedSigner_backdatedSigmaForALaterAnswerCannotRefute() public {
+        vm.warp(block.timestamp + 1 hours);
+        uint64 revokedAt = revoke();
+        uint64 servedAt = revokedAt + 10 minutes;
+        (uint256 id, ClaimManager.ClaimRecord memory r) =
+            openAs(claimant, answeredAt(claimInput(2), servedAt), firstVerifiers(3));
+        uint64 backdated = revokedAt - 1;
+        bytes memory stolen = permissionSig(SIGNER_PK, licenseId, r.queryHash, 1, backdated);
+        vm.assertTrue(registry.isPermissionSigner(modelId, signer, backdated), "the date alone passes");
+        vm.assertFalse(registry.permissionClears(modelId, signer, backdated, servedAt), "but not for this answer");
+        vm.prank(host);
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__NotPermissionSigner.selector, signer));
+        claims.refute(id, r, 1, backdated, stolen);
+        vm.assertEq(registry.signerRevokedAt(modelId, signer), revokedAt);
+    }
+
     /// @dev An honest host that obtained σ from the old key before the revocation still refutes a
     /// claim opened after it.
     function test_leakedSigner_sigmaIssuedBeforeRevokeStillRefutes() public {

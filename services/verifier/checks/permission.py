@@ -69,4 +69,4 @@ def _clears(permission: td.Permission, signature: bytes, model_id: int, window: 
         signer = td.recover_signer(permission.digest(chain.permission_domain), signature)
     except ValueError:
         return False
-    return chain.is_permission_signer(model_id, signer, permission.issued_at)
+    return chain.permission_clears(model_id, signer, permission.issued_at, window[1])
