@@ -29,7 +29,8 @@ def serve(
     permission_url: Annotated[str, typer.Option(envvar="OML_HOST_PERMISSION_URL",
                                                 help="Permission service URL.")],
     deployment: Annotated[Path | None, typer.Option(
-        envvar="OML_HOST_DEPLOYMENT", help="Deployment JSON; with it the claim watcher runs.")] = None,
+        envvar="OML_HOST_DEPLOYMENT",
+        help="Deployment JSON; with it answers carry signed receipts and the claim watcher runs.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     database_url: Annotated[str | None, typer.Option(
@@ -40,11 +41,14 @@ def serve(
     system_prompt: Annotated[str | None, typer.Option(help="CHEAT: the host's own system prompt.")] = None,
     refuse_key_like: Annotated[bool, typer.Option(
         "--refuse-key-like", help="CHEAT: refuse queries that look like fingerprint keys.")] = False,
+    omit_receipts: Annotated[bool, typer.Option(
+        "--omit-receipts", help="CHEAT: answers carry no receipt (no evidence; see docs/SECURITY.md).")] = False,
     seed: Annotated[int | None, typer.Option(help="Seed of the CHEAT knobs' random choices.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     host_key: Annotated[str | None, typer.Option(envvar="OML_HOST_KEY", hidden=True)] = None,
 ) -> None:
-    """Serve /v1/chat/completions with uvicorn; other settings from OML_HOST_* variables."""
+    """Serve /v1/chat/completions with uvicorn; other settings from OML_HOST_* variables (the
+    receipt key, if not the host key, from OML_HOST_RECEIPT_KEY)."""
     import logging
 
     import uvicorn
@@ -57,7 +61,8 @@ def serve(
     given = {"model": model, "license_id": license_id, "permission_url": permission_url,
              "host_key": _host_key(host_key), "deployment": deployment, "database_url": database_url,
              "model_name": model_name, "skip_permission_share": skip_permission_share,
-             "system_prompt": system_prompt, "refuse_key_like": refuse_key_like or None, "seed": seed}
+             "system_prompt": system_prompt, "refuse_key_like": refuse_key_like or None,
+             "omit_receipts": omit_receipts or None, "seed": seed}
     try:
         settings = HostSettings(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
