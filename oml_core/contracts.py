@@ -191,6 +191,14 @@ class OMLContracts:
             voucher.license_id, voucher.cumulative_queries, voucher.cumulative_fee, voucher.usage_root,
             signature))
 
+    def usage_account(self, license_id: int) -> tuple[int, int, int]:
+        """(settledQueries, settledFee, escrow left) of a license in UsageSettlement."""
+        return tuple(self.usage.functions.account(license_id).call())
+
+    def unpaid_fees(self, license_id: int) -> int:
+        """Fees settled vouchers owed that neither the license's escrow nor its stake covered."""
+        return self.usage.functions.unpaidFees(license_id).call()
+
     # ------------------------------------------------------------------ verifiers and claims
 
     def join_verifier(self, key: str, stake: int):

@@ -32,7 +32,7 @@ class ChainClock:
     Callable: `clock()` returns seconds as a float, like `time.time`.
     """
 
-    def __init__(self, head_timestamp: Callable[[], int], refresh_s: float = 2.0,
+    def __init__(self, head_timestamp: Callable[[], int], refresh_s: float = 0.5,
                  wall: Callable[[], float] = time.time):
         self._head_timestamp, self._refresh_s, self._wall = head_timestamp, refresh_s, wall
         self._lock = threading.Lock()
@@ -40,7 +40,7 @@ class ChainClock:
         self._read_at: float | None = None
 
     @classmethod
-    def of(cls, w3, refresh_s: float = 2.0) -> ChainClock:
+    def of(cls, w3, refresh_s: float = 0.5) -> ChainClock:
         return cls(lambda: next_block_timestamp(w3), refresh_s)
 
     def __call__(self) -> float:

@@ -1,6 +1,6 @@
 """Deploy the five OML contracts in PROTOCOL.md's order (the ClaimManager's address predicted
-for the four that answer to it), and record the result in a deployment JSON that every other
-component loads."""
+for the four that answer to it, the UsageSettlement's for the LicenseManager), and record the
+result in a deployment JSON that every other component loads."""
 from __future__ import annotations
 
 import json
@@ -160,6 +160,9 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
     from the deployer's nonce (the ClaimManager is the fifth creation). ClaimManager's own
     constructor reverts with ClaimManager__WiredElsewhere if the prediction was wrong (say,
     another transaction from the same key slipped in), so a miswired stack cannot be deployed.
+    The LicenseManager likewise takes the UsageSettlement's predicted address (the creation right
+    after it), which alone may collect unpaid fees from stakes; UsageSettlement's constructor
+    reverts with UsageSettlement__WiredElsewhere unless the LicenseManager names it.
     """
     compiled = compiled if compiled is not None else compile_contracts()
     missing = [n for n in CONTRACT_NAMES if n not in compiled or compiled[n].bytecode in ("", "0x")]
@@ -169,11 +172,12 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
     sender = TxSender(w3, private_key, ErrorDecoder.from_abis(abis))
     nonce = w3.eth.get_transaction_count(sender.address, "pending")
     claim_manager = predicted_create_address(sender.address, nonce + CONTRACT_NAMES.index("ClaimManager"))
+    usage_settlement = predicted_create_address(sender.address, nonce + CONTRACT_NAMES.index("UsageSettlement"))
     addresses: dict[str, str] = {}
     constructor_args = {
         "ModelRegistry": lambda: (claim_manager,),
         "VerifierRegistry": lambda: (*verifier.as_args(), claim_manager),
-        "LicenseManager": lambda: (addresses["ModelRegistry"], claim_manager),
+        "LicenseManager": lambda: (addresses["ModelRegistry"], claim_manager, usage_settlement),
         "UsageSettlement": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"], claim_manager),
         "ClaimManager": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"],
                                  addresses["VerifierRegistry"], addresses["UsageSettlement"], *claims.as_args()),
@@ -187,8 +191,9 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
         addresses[name] = address
         sender.decoder.names_by_address[address.lower()] = name  # attribute later reverts to it
         first_block = first_block if first_block is not None else receipt["blockNumber"]
-    if addresses["ClaimManager"] != claim_manager:  # unreachable: the constructor checks it
-        raise ChainError(f"ClaimManager deployed at {addresses['ClaimManager']}, predicted {claim_manager}")
+    for name, predicted in (("UsageSettlement", usage_settlement), ("ClaimManager", claim_manager)):
+        if addresses[name] != predicted:  # unreachable: the constructors check it
+            raise ChainError(f"{name} deployed at {addresses[name]}, predicted {predicted}")
     return Deployment(chain_id=w3.eth.chain_id, rpc_url=rpc_url or _provider_url(w3),
                       deployer=sender.address, block_number=first_block, addresses=addresses, abis=abis,
                       verifier_params=verifier.as_json(), claim_params=claims.as_json())

@@ -23,6 +23,7 @@ from services.host.cheats import REFUSAL
 from services.host.completions import SSE_DONE, Answer, sse
 from services.host.gateway import Gateway
 from services.host.generation import ContextTooLong, Generation, Sampling
+from services.host.permission_guard import UntrustedPermission
 from services.host.permits import PermissionRefused, PermissionUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,14 @@ async def _permission(gw: Gateway, query_hash: bytes) -> dict | None:
     try:
         permission = await gw.batcher.permit(query_hash)
         gw.metrics.observe("oml_host_permission_wait_seconds", time.perf_counter() - started)
+        if gw.guard is not None:
+            gw.guard.check(permission, query_hash)
         return permission
+    except UntrustedPermission as exc:
+        gw.metrics.inc("oml_host_permission_untrusted_total")
+        log.error("refusing to serve under a σ the chain would not accept: %s", exc)
+        raise HostError(503, "untrusted_permission", f"the permission service returned a σ that would not "
+                                                      f"clear this host on chain: {exc}") from None
     except PermissionRefused as exc:
         gw.metrics.inc("oml_host_permission_denied_total")
         raise HostError(403, exc.code, f"the permission service refused σ: {exc.detail}") from None

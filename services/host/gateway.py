@@ -13,6 +13,7 @@ from services.host.config import HostSettings
 from services.host.generation import Generator
 from services.host.ledger import Ledger
 from services.host.metrics import GatewayMetrics
+from services.host.permission_guard import PermissionGuard
 from services.host.permits import PermissionBatcher, PermissionSource
 from services.host.receipts import ReceiptSigner
 from services.host.watcher import ClaimWatcher
@@ -31,6 +32,7 @@ class Gateway:
     metrics: GatewayMetrics
     watcher: ClaimWatcher | None = None
     receipts: ReceiptSigner | None = None  # None: no deployment, so no domain to sign receipts in
+    guard: PermissionGuard | None = None  # checks σ before serving (with the deployment)
 
     @property
     def license_id(self) -> int:
@@ -65,16 +67,14 @@ def build_watcher(settings: HostSettings, ledger: Ledger, source: PermissionSour
                         metrics=metrics)
 
 
-def build_receipts(settings: HostSettings, oml) -> ReceiptSigner | None:
+def build_receipts(settings: HostSettings, oml, clock) -> ReceiptSigner | None:
     """Receipts are signed in ClaimManager's EIP-712 domain, so they need the deployment."""
     if settings.omit_receipts:
         return None
     if oml is None:
         log.warning("no deployment configured: answers carry no receipt, so no claim can rest on them")
         return None
-    from oml_core.chain.clock import ChainClock
-
-    return ReceiptSigner(settings.license_id, settings.receipt_key_bytes, oml.receipt_domain, ChainClock.of(oml.w3))
+    return ReceiptSigner(settings.license_id, settings.receipt_key_bytes, oml.receipt_domain, clock)
 
 
 def build_gateway(settings: HostSettings, generator: Generator | None = None, watch: bool = True) -> Gateway:
@@ -89,5 +89,11 @@ def build_gateway(settings: HostSettings, generator: Generator | None = None, wa
     oml = _chain(settings) if settings.deployment else None
     metrics = GatewayMetrics()
     watcher = build_watcher(settings, ledger, source, oml, metrics) if watch and oml is not None else None
+    clock = guard = None
+    if oml is not None:
+        from oml_core.chain.clock import ChainClock
+
+        clock = ChainClock.of(oml.w3)
+        guard = PermissionGuard.of(oml, settings.license_id, clock)
     return Gateway(settings, generator or Generator.load(settings.model, settings.device), ledger, source,
-                   batcher, cheats, metrics, watcher, build_receipts(settings, oml))
+                   batcher, cheats, metrics, watcher, build_receipts(settings, oml, clock), guard)

@@ -11,6 +11,8 @@ HELP = {
     "oml_host_refused_key_like_total": "Answers replaced by a refusal (the refuse-key-like cheat).",
     "oml_host_permission_denied_total": "Requests not served because the permission service refused.",
     "oml_host_permission_unavailable_total": "Requests not served because no σ could be obtained.",
+    "oml_host_permission_untrusted_total": "Requests not served because σ would not clear the host on chain "
+                                           "(alert: the permission service dates or signs σ wrongly).",
     "oml_host_claim_attempts_failed_total": "Failed attempts to refute a claim or penalize its attesters.",
 }
 SUMMARIES = {

@@ -264,3 +264,41 @@ def test_an_expired_token_means_a_fresh_sign_in_not_a_failure(served):
     reply = client(url).chat.completions.create(model="oml", messages=MESSAGES, max_tokens=1)
     assert extension_of(reply)["permission"] is not None
     assert gw.source.client.token != "expired-or-revoked"
+
+
+def test_a_sigma_the_chain_would_not_accept_is_not_served_under(chain, permission, model_dir, generator, tmp_path,
+                                                               licensed, host_key, monkeypatch):
+    """The owners run the permission service and gain from slashes: a σ dated ahead of the
+    gateway's clock (its receipt would be future-dated: unrefutable), dated before the license,
+    or signed by another key would leave the honest host a receipt it cannot defend. The gateway
+    refuses to serve (503) instead of answering under it."""
+    from services.host.permits import PermissionSource
+
+    license_id, _ = licensed
+    real = PermissionSource.permissions
+    signer_key = chain.accounts.signer
+
+    def tampered(shift: int, key: bytes):
+        def permissions(self, query_hashes):
+            out = []
+            for body in real(self, query_hashes):
+                p = permission_of(body)
+                moved = td.Permission(p.license_id, p.query_hash, p.sequence, p.issued_at + shift)
+                out.append({**body, "issued_at": moved.issued_at,
+                            "signature": "0x" + chain.oml.sign_permission(key, moved).hex()})
+            return out
+        return permissions
+
+    with gateway(chain, model_dir, generator, tmp_path, license_id, host_key, permission.url) as (url, gw):
+        for shift, key, why in ((86_400, signer_key, "ahead of this gateway's clock"),
+                                (-400 * 86_400, signer_key, "before the license began"),
+                                (0, b"\x42" * 32, "not the model's permission signer")):
+            monkeypatch.setattr(PermissionSource, "permissions", tampered(shift, key))
+            response = httpx.post(url + "/v1/chat/completions", json={"messages": MESSAGES, "max_tokens": 2},
+                                  timeout=60)
+            assert response.status_code == 503 and response.json()["error"] == "untrusted_permission", response.text
+            assert why in response.json()["detail"]
+        monkeypatch.setattr(PermissionSource, "permissions", real)
+        assert httpx.post(url + "/v1/chat/completions", json={"messages": MESSAGES, "max_tokens": 2},
+                          timeout=60).status_code == 200
+        assert "oml_host_permission_untrusted_total 3" in httpx.get(url + "/metrics", timeout=10).text

@@ -2,6 +2,8 @@
 attesters penalized; it leaves a claim alone when the host really served without σ."""
 from __future__ import annotations
 
+import time
+
 from host_helpers import gateway, signed_in, wait_until
 from openai import OpenAI
 
@@ -100,6 +102,7 @@ def test_a_sigma_bought_after_the_answer_is_not_used_to_refute(chain, permission
     watcher says so instead of sending a refute that would revert."""
     license_id, fps = licensed
     opened = open_false_claim(chain, license_id, fps, fps[3], host_key)  # served without σ
+    time.sleep(1.0)  # the permission service's clock catches up with the chain moved on above
     signed_in(permission.url, host_key, "host", license_id).permission(license_id, fps[3].query_hash)  # too late
     ledger = Ledger(f"sqlite:///{tmp_path}/late.db")
     source = PermissionSource(permission.url, bytes.fromhex(host_key[2:]), license_id)
