@@ -1,7 +1,7 @@
 """Deploy the OML contracts with ape: `ape run ape_deploy` (scripts/ape_deploy.py forwards here).
 
 Uses ape's first test account and the project's compiled contracts, passes the predicted
-ClaimManager address like `oml_core.chain.deployment.deploy` does, and writes the same deployment JSON
+ClaimManager and UsageSettlement addresses like `oml_core.chain.deployment.deploy` does, and writes the same deployment JSON
 ($OML_DEPLOYMENT or build/deployment.json). With ape-foundry's default `host: auto` ape starts
 its own anvil and stops it when the script ends; to keep the chain, run `oml chain up` first and
 point ape at it (foundry.host in ape-config.yaml, or `--network` with its URL).
@@ -27,11 +27,13 @@ def _abi(container) -> list:
 def main() -> None:
     deployer = accounts.test_accounts[0]
     verifier, claim_params = VerifierParams(), ClaimParams()
-    # the ClaimManager is the fifth creation; the four before it are given its address
+    # the ClaimManager is the fifth creation; the four before it are given its address. The
+    # UsageSettlement is the fourth: the LicenseManager (third) is given its address.
     claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
+    usage_settlement = predicted_create_address(deployer.address, deployer.nonce + 3)
     registry = project.ModelRegistry.deploy(claim_manager, sender=deployer)
     verifiers = project.VerifierRegistry.deploy(*verifier.as_args(), claim_manager, sender=deployer)
-    licenses = project.LicenseManager.deploy(registry, claim_manager, sender=deployer)
+    licenses = project.LicenseManager.deploy(registry, claim_manager, usage_settlement, sender=deployer)
     usage = project.UsageSettlement.deploy(registry, licenses, claim_manager, sender=deployer)
     claims = project.ClaimManager.deploy(registry, licenses, verifiers, usage, *claim_params.as_args(),
                                          sender=deployer)

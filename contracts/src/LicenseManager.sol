@@ -10,7 +10,9 @@ import {IModelRegistry, IClaimManagerViews} from "./interfaces/IOML.sol";
 /// @notice Hosts accept a model's terms, stake, and receive a license: an id, an endpoint, the
 /// per-license fingerprint commitment the owners set before download, and an expiry. Exit is a
 /// request followed by a withdrawal after an unbonding period longer than the challenge window;
-/// the stake stays slashable while unbonding and cannot leave while a claim is open.
+/// the stake stays slashable while unbonding and cannot leave while a claim is open. Fees a
+/// settled voucher owes beyond the license's escrow are taken from the stake (by UsageSettlement
+/// only), before any claim's slash.
 contract LicenseManager is TypedData, ClaimManagerBound {
     error LicenseManager__UnknownLicense(uint256 licenseId);
     error LicenseManager__TermsChanged(bytes32 expected, bytes32 current);
@@ -28,6 +30,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     error LicenseManager__StillUnbonding(uint256 licenseId, uint256 unbondAt);
     error LicenseManager__ClaimOpen(uint256 licenseId);
     error LicenseManager__NotClaimManager(address caller);
+    error LicenseManager__NotUsageSettlement(address caller);
     error LicenseManager__ZeroValue();
     error LicenseManager__TransferFailed();
 
@@ -41,6 +44,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     event ExitRequested(uint256 indexed licenseId, uint256 unbondAt);
     event StakeWithdrawn(uint256 indexed licenseId, address indexed host, uint256 amount);
     event StakeSlashed(uint256 indexed licenseId, uint256 amount, uint256 remaining);
+    event FeesCollected(uint256 indexed licenseId, uint256 amount, uint256 remaining);
 
     bytes32 public constant LICENSE_AGREEMENT_TYPEHASH =
         keccak256("LicenseAgreement(uint256 modelId,address host,bytes32 termsHash,bytes32 endpointHash)");
@@ -63,12 +67,19 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     }
 
     IModelRegistry private immutable _registry;
+    address private immutable _usageSettlement;
     mapping(uint256 => License) private _licenses;
     uint256 private _licenseCount;
 
     /// @param claimManager_ The ClaimManager that may slash stakes.
-    constructor(IModelRegistry registry_, address claimManager_) ClaimManagerBound(claimManager_) {
+    /// @param usageSettlement_ The UsageSettlement that may collect unpaid fees from stakes. Like
+    /// the ClaimManager it is deployed later, at an address predicted from the deployer's nonce
+    /// (the next creation after this one); its constructor refuses to exist unless this names it.
+    constructor(IModelRegistry registry_, address claimManager_, address usageSettlement_)
+        ClaimManagerBound(claimManager_)
+    {
         _registry = registry_;
+        _usageSettlement = usageSettlement_;
     }
 
     /// @notice Accepts the model's current terms, stakes `msg.value` and opens a license.
@@ -178,6 +189,28 @@ contract LicenseManager is TypedData, ClaimManagerBound {
         if (!ok) revert LicenseManager__TransferFailed();
     }
 
+    /// @notice Takes up to `amount` of the stake for fees a settled voucher owes beyond the
+    /// license's escrow, and sends it to UsageSettlement. UsageSettlement only.
+    /// @dev Fees come before claims: pending slashes are reservations against what is left, and
+    /// an execute takes at most the stake remaining (docs/PROTOCOL.md, Usage and fees).
+    /// @return collected What was taken (less than `amount` only when the stake ran out).
+    function collectFees(uint256 licenseId, uint256 amount) external returns (uint256 collected) {
+        if (msg.sender != _usageSettlement) revert LicenseManager__NotUsageSettlement(msg.sender);
+        // No existence check: UsageSettlement read the license before settling its voucher.
+        License storage l = _licenses[licenseId];
+        uint256 stake = l.stake;
+        collected = amount < stake ? amount : stake;
+        // collected <= stake by the line above.
+        unchecked {
+            l.stake = uint96(stake - collected);
+        }
+        emit FeesCollected(licenseId, collected, stake - collected);
+        if (collected != 0) {
+            (bool ok,) = msg.sender.call{value: collected}("");
+            if (!ok) revert LicenseManager__TransferFailed();
+        }
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @notice EIP-712 digest of LicenseAgreement(modelId, host, termsHash, keccak256(endpoint)).
@@ -243,6 +276,11 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     /// @notice The contracts this one reads (besides its ClaimManager).
     function wiring() external view returns (address registry) {
         return address(_registry);
+    }
+
+    /// @notice The UsageSettlement that may collect fees from stakes.
+    function usageSettlement() external view returns (address) {
+        return _usageSettlement;
     }
 
     // ------------------------------------------------------------- internals

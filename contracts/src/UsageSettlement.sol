@@ -10,13 +10,15 @@ import {IModelRegistry, ILicenseManager} from "./interfaces/IOML.sol";
 /// @notice Fee escrow per license and revenue per model. The permission signer signs cumulative
 /// UsageVouchers (RAV-style): settling one pays only the difference to the last settled voucher
 /// from the license's escrow into the model's revenue, which owners withdraw pro rata (pull).
+/// What the escrow cannot cover is taken from the license's stake (LicenseManager.collectFees);
+/// what the stake cannot cover either is recorded as unpaid, and the voucher still settles, so
+/// the owners get everything that exists and a host cannot block its own settlement.
 contract UsageSettlement is TypedData, ClaimManagerBound {
     error UsageSettlement__NotPermissionSigner(address signer);
     error UsageSettlement__VoucherNotNewer(uint256 settledQueries, uint256 cumulativeQueries);
     error UsageSettlement__FeeDecreased(uint256 settledFee, uint256 cumulativeFee);
     error UsageSettlement__FeeTooLarge(uint256 cumulativeFee);
     error UsageSettlement__QuotaExceeded(uint256 quota, uint256 cumulativeQueries);
-    error UsageSettlement__InsufficientEscrow(uint256 available, uint256 needed);
     error UsageSettlement__NotActive(uint256 licenseId);
     error UsageSettlement__Expired(uint256 licenseId, uint256 expiresAt);
     error UsageSettlement__NotHost(uint256 licenseId, address caller);
@@ -26,12 +28,20 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     error UsageSettlement__NothingToWithdraw();
     error UsageSettlement__ZeroValue();
     error UsageSettlement__TransferFailed();
+    error UsageSettlement__WiredElsewhere(address licenseManager, address usageSettlement);
+    error UsageSettlement__UnexpectedPayment(address from);
 
     event EscrowDeposited(uint256 indexed licenseId, address indexed from, uint256 amount, uint256 escrow);
     event EscrowWithdrawn(uint256 indexed licenseId, address indexed host, uint256 amount);
     event VoucherSettled(
         uint256 indexed licenseId, uint256 indexed modelId, uint64 cumulativeQueries, uint256 cumulativeFee,
         uint256 paid, bytes32 usageRoot
+    );
+    /// @notice A voucher owed more than the escrow left: `fromEscrow` came from the escrow,
+    /// `fromStake` from the license's stake, and `unpaid` (what the stake could not cover) is owed
+    /// still. VoucherSettled's `paid` is fromEscrow + fromStake.
+    event FeesCollectedFromStake(
+        uint256 indexed licenseId, uint256 indexed modelId, uint256 fromEscrow, uint256 fromStake, uint256 unpaid
     );
     event RevenueDeposited(uint256 indexed modelId, address indexed from, uint256 amount);
     event RevenueWithdrawn(uint256 indexed modelId, address indexed owner, uint256 amount);
@@ -51,13 +61,23 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     mapping(uint256 => Account) private _accounts;
     mapping(uint256 => uint256) private _accrued;
     mapping(uint256 => mapping(address => uint256)) private _withdrawn;
+    mapping(uint256 => uint256) private _unpaid;
 
     /// @param claimManager_ The ClaimManager that deposits slashed stake as revenue.
+    /// @param licenses_ The LicenseManager, deployed just before this contract with this
+    /// contract's predicted address: it must name this contract as the one that collects fees.
     constructor(IModelRegistry registry_, ILicenseManager licenses_, address claimManager_)
         ClaimManagerBound(claimManager_)
     {
+        address named = licenses_.usageSettlement();
+        if (named != address(this)) revert UsageSettlement__WiredElsewhere(address(licenses_), named);
         _registry = registry_;
         _licenses = licenses_;
+    }
+
+    /// @dev Only the LicenseManager sends ETH here, when it hands over fees taken from a stake.
+    receive() external payable {
+        if (msg.sender != address(_licenses)) revert UsageSettlement__UnexpectedPayment(msg.sender);
     }
 
     /// @notice Adds `msg.value` to the fee escrow of an active, unexpired license.
@@ -88,6 +108,8 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     }
 
     /// @notice Settles a cumulative voucher signed by the model's permission signer. Anyone may call.
+    /// The fees it adds are paid from the license's escrow; what the escrow lacks is taken from
+    /// the license's stake, and what the stake lacks too is recorded as unpaid (never a revert).
     /// @param licenseId The license whose usage is settled.
     /// @param cumulativeQueries All σ issued to the license so far.
     /// @param cumulativeFee All fees owed by the license so far.
@@ -117,13 +139,19 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
         }
         if (cumulativeFee < a.settledFee) revert UsageSettlement__FeeDecreased(a.settledFee, cumulativeFee);
         uint256 due = cumulativeFee - a.settledFee;
-        if (due > a.escrow) revert UsageSettlement__InsufficientEscrow(a.escrow, due);
-        // due <= escrow, checked above.
-        unchecked {
-            _accounts[licenseId] = Account(cumulativeQueries, uint96(cumulativeFee), uint96(a.escrow - due));
+        uint256 paid = due;
+        if (due <= a.escrow) {
+            // due <= escrow, checked above.
+            unchecked {
+                _accounts[licenseId] = Account(cumulativeQueries, uint96(cumulativeFee), uint96(a.escrow - due));
+            }
+        } else {
+            // The escrow is spent before the stake is asked (checks-effects-interactions).
+            _accounts[licenseId] = Account(cumulativeQueries, uint96(cumulativeFee), 0);
+            paid = a.escrow + _collectFromStake(licenseId, modelId, a.escrow, due - a.escrow);
         }
-        _accrued[modelId] += due;
-        emit VoucherSettled(licenseId, modelId, cumulativeQueries, cumulativeFee, due, usageRoot);
+        _accrued[modelId] += paid;
+        emit VoucherSettled(licenseId, modelId, cumulativeQueries, cumulativeFee, paid, usageRoot);
     }
 
     /// @notice Adds slashed stake to a model's revenue. ClaimManager only.
@@ -163,6 +191,11 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
         return (a.settledQueries, a.settledFee, a.escrow);
     }
 
+    /// @notice Fees settled vouchers of `licenseId` owed that neither its escrow nor its stake covered.
+    function unpaidFees(uint256 licenseId) external view returns (uint256) {
+        return _unpaid[licenseId];
+    }
+
     /// @notice All revenue ever credited to `modelId`.
     function accruedRevenue(uint256 modelId) external view returns (uint256) {
         return _accrued[modelId];
@@ -176,5 +209,19 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     /// @notice The contracts this one reads (besides its ClaimManager).
     function wiring() external view returns (address registry, address licenseManager) {
         return (address(_registry), address(_licenses));
+    }
+
+    // ------------------------------------------------------------- internals
+
+    /// @dev Takes `rest` (the part of a voucher's fees the escrow lacked) from the license's stake,
+    /// records what the stake lacked too, and returns what was collected.
+    function _collectFromStake(uint256 licenseId, uint256 modelId, uint256 fromEscrow, uint256 rest)
+        private
+        returns (uint256 collected)
+    {
+        collected = _licenses.collectFees(licenseId, rest);
+        uint256 unpaid = rest - collected;
+        if (unpaid != 0) _unpaid[licenseId] += unpaid;
+        emit FeesCollectedFromStake(licenseId, modelId, fromEscrow, collected, unpaid);
     }
 }

@@ -1450,8 +1450,9 @@ contract ClaimManagerTest is ClaimHelpers {
     /// registry as the fixture's).
     function deployWith(uint32 skew, uint8 kinds) internal returns (ClaimManager cm) {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
         ModelRegistry r = new ModelRegistry(predicted);
-        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
         VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
         cm = new ClaimManager(
@@ -1472,8 +1473,9 @@ contract ClaimManagerTest is ClaimHelpers {
         uint8[4] memory kinds = [ALL_KINDS, 0, 0x10, 0xff];
         for (uint256 i; i < 4; ++i) {
             address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+            address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
             ModelRegistry r = new ModelRegistry(predicted);
-            LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+            LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
             VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
             UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
             vm.expectRevert(ClaimManager.ClaimManager__InvalidConfig.selector);
@@ -1509,8 +1511,9 @@ contract ClaimManagerTest is ClaimHelpers {
 
     function test_constructor_acceptsPredictedAddress() public {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
         ModelRegistry r = new ModelRegistry(predicted);
-        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
         VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
         ClaimManager cm = new ClaimManager(
@@ -1566,7 +1569,7 @@ contract ClaimManagerTest is ClaimHelpers {
         // Registry and licenses name the new ClaimManager; the verifier registry is the fixture's.
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 2);
         ModelRegistry r = new ModelRegistry(predicted);
-        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, address(usage));
         vm.expectRevert(
             abi.encodeWithSelector(
                 ClaimManager.ClaimManager__WiredElsewhere.selector, address(verifiers), address(claims)
@@ -1584,8 +1587,9 @@ contract ClaimManagerTest is ClaimHelpers {
 
     function test_RevertWhen_constructor_usageWiredElsewhere() public {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
         ModelRegistry r = new ModelRegistry(predicted);
-        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted);
+        LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
         VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u =
             new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), address(0xBEEF));

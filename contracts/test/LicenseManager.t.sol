@@ -56,14 +56,16 @@ contract LicenseManagerTest is UnitHelpers {
     // -------------------------------------------------------------- constructor
 
     function test_constructor_storesClaimManagerAndWiring() public {
-        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(0xC0FFEE));
+        LicenseManager lm =
+            new LicenseManager(IModelRegistry(address(registry)), address(0xC0FFEE), address(0x5E77));
         vm.assertEq(lm.claimManager(), address(0xC0FFEE));
         vm.assertEq(lm.wiring(), address(registry));
+        vm.assertEq(lm.usageSettlement(), address(0x5E77));
     }
 
     function test_RevertWhen_constructor_zeroClaimManager() public {
         vm.expectRevert(abi.encodeWithSelector(ClaimManagerBound.ClaimManagerBound__ZeroAddress.selector));
-        new LicenseManager(IModelRegistry(address(registry)), address(0));
+        new LicenseManager(IModelRegistry(address(registry)), address(0), address(usage));
     }
 
     // ----------------------------------------------------------- acquireLicense
@@ -520,7 +522,7 @@ contract LicenseManagerTest is UnitHelpers {
 
     function test_RevertWhen_slash_claimManagerRejectsEth() public {
         ClaimManagerStub stub = new ClaimManagerStub();
-        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(stub));
+        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(stub), address(usage));
         bytes32 th = termsHash();
         vm.prank(host);
         uint256 id = lm.acquireLicense{value: 10 ether}(modelId, ENDPOINT, th, gateway);
@@ -538,6 +540,93 @@ contract LicenseManagerTest is UnitHelpers {
         uint256 first = licenses.slash(id, a);
         uint256 second = licenses.slash(id, b);
         vm.stopPrank();
+        vm.assertEq(first, a < stake ? a : stake);
+        vm.assertEq(second, b < stake - first ? b : stake - first);
+        vm.assertEq(uint256(licenses.getLicense(id).stake), stake - first - second);
+        vm.assertEq(address(licenses).balance, 10 ether + stake - first - second);
+    }
+
+    // -------------------------------------------------------------- collectFees
+
+    function test_collectFees_sendsToUsageSettlement() public {
+        uint256 before = address(usage).balance;
+        vmx.expectEmit(address(licenses));
+        emit LicenseManager.FeesCollected(licenseId, 3 ether, 7 ether);
+        vm.prank(address(usage));
+        uint256 collected = licenses.collectFees(licenseId, 3 ether);
+        vm.assertEq(collected, 3 ether);
+        vm.assertEq(address(usage).balance, before + 3 ether);
+        vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 7 ether);
+        vm.assertEq(address(licenses).balance, 7 ether);
+    }
+
+    function test_collectFees_cappedAtStake() public {
+        vmx.expectEmit(address(licenses));
+        emit LicenseManager.FeesCollected(licenseId, 10 ether, 0);
+        vm.prank(address(usage));
+        vm.assertEq(licenses.collectFees(licenseId, 25 ether), 10 ether);
+        // Nothing left: nothing moves, and the call still succeeds (settle never reverts for it).
+        vmx.expectEmit(address(licenses));
+        emit LicenseManager.FeesCollected(licenseId, 0, 0);
+        vm.prank(address(usage));
+        vm.assertEq(licenses.collectFees(licenseId, 1 ether), 0);
+        vm.assertEq(address(licenses).balance, 0);
+    }
+
+    function test_collectFees_whileExitingAndAfterWithdrawal() public {
+        uint256 unbondAt = exitAndWait(licenseId);
+        vm.warp(unbondAt - 1);
+        vm.prank(address(usage));
+        vm.assertEq(licenses.collectFees(licenseId, 2 ether), 2 ether);
+        vm.warp(unbondAt);
+        vm.prank(host);
+        licenses.withdraw(licenseId);
+        vm.prank(address(usage));
+        vm.assertEq(licenses.collectFees(licenseId, 2 ether), 0, "an exited license has no stake left");
+    }
+
+    /// @dev Fees come before claims: collecting under a pending slash leaves the claim what is left.
+    function test_collectFees_beforePendingSlash() public {
+        (uint256 id, ClaimManager.ClaimRecord memory r) = openClaimOn(0);
+        vm.assertEq(claims.pendingSlash(false, licenseId), 5 ether);
+        vm.prank(address(usage));
+        vm.assertEq(licenses.collectFees(licenseId, 8 ether), 8 ether);
+        vm.warp(r.deadline);
+        claims.execute(id, r);
+        vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 0, "the claim took the 2 ether left");
+    }
+
+    function test_RevertWhen_collectFees_notUsageSettlement() public {
+        address[3] memory callers = [admin, host, address(claims)];
+        for (uint256 i; i < 3; ++i) {
+            vm.prank(callers[i]);
+            vm.expectRevert(
+                abi.encodeWithSelector(LicenseManager.LicenseManager__NotUsageSettlement.selector, callers[i])
+            );
+            licenses.collectFees(licenseId, 1 ether);
+        }
+    }
+
+    function test_RevertWhen_collectFees_usageSettlementRejectsEth() public {
+        ClaimManagerStub stub = new ClaimManagerStub(); // no receive(): refuses ETH
+        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(claims), address(stub));
+        bytes32 th = termsHash();
+        vm.prank(host);
+        uint256 id = lm.acquireLicense{value: 10 ether}(modelId, ENDPOINT, th, gateway);
+        vm.prank(address(stub));
+        vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__TransferFailed.selector));
+        lm.collectFees(id, 1 ether);
+    }
+
+    function testFuzz_collectFees_neverMoreThanStake(uint256 stake, uint256 a, uint256 b) public {
+        stake = bound(stake, 10 ether, 100 ether);
+        a = bound(a, 0, 200 ether);
+        b = bound(b, 0, 200 ether);
+        uint256 id = acquire(host, stake);
+        vm.prank(address(usage));
+        uint256 first = licenses.collectFees(id, a);
+        vm.prank(address(claims));
+        uint256 second = licenses.slash(id, b);
         vm.assertEq(first, a < stake ? a : stake);
         vm.assertEq(second, b < stake - first ? b : stake - first);
         vm.assertEq(uint256(licenses.getLicense(id).stake), stake - first - second);
@@ -648,5 +737,6 @@ contract LicenseManagerTest is UnitHelpers {
     function test_wiring_fixture() public view {
         vm.assertEq(licenses.wiring(), address(registry));
         vm.assertEq(licenses.claimManager(), address(claims));
+        vm.assertEq(licenses.usageSettlement(), address(usage));
     }
 }

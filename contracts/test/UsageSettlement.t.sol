@@ -51,19 +51,62 @@ contract UsageSettlementTest is UnitHelpers {
 
     // -------------------------------------------------------------- constructor
 
+    /// @dev A LicenseManager that names the UsageSettlement this contract creates next.
+    function licensesForNext() internal returns (LicenseManager) {
+        address next = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 1);
+        return new LicenseManager(IModelRegistry(address(registry)), address(claims), next);
+    }
+
     function test_constructor_storesClaimManagerAndWiring() public {
-        UsageSettlement u = new UsageSettlement(
-            IModelRegistry(address(registry)), ILicenseManager(address(licenses)), address(0xC0FFEE)
-        );
+        LicenseManager lm = licensesForNext();
+        UsageSettlement u =
+            new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(lm)), address(0xC0FFEE));
         vm.assertEq(u.claimManager(), address(0xC0FFEE));
+        vm.assertEq(lm.usageSettlement(), address(u));
         (address r, address l) = u.wiring();
         vm.assertEq(r, address(registry));
-        vm.assertEq(l, address(licenses));
+        vm.assertEq(l, address(lm));
     }
 
     function test_RevertWhen_constructor_zeroClaimManager() public {
+        LicenseManager lm = licensesForNext();
         vm.expectRevert(abi.encodeWithSelector(ClaimManagerBound.ClaimManagerBound__ZeroAddress.selector));
-        new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)), address(0));
+        new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(lm)), address(0));
+    }
+
+    /// @dev The fixture's LicenseManager names the fixture's UsageSettlement: a second one over it
+    /// (a wrong nonce prediction, or a mixed deployment) refuses to exist.
+    function test_RevertWhen_constructor_licensesNameAnotherUsageSettlement() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                UsageSettlement.UsageSettlement__WiredElsewhere.selector, address(licenses), address(usage)
+            )
+        );
+        new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)), address(claims));
+    }
+
+    function test_RevertWhen_constructor_licensesNameNoUsageSettlement() public {
+        LicenseManager lm = new LicenseManager(IModelRegistry(address(registry)), address(claims), address(0));
+        vm.expectRevert(
+            abi.encodeWithSelector(UsageSettlement.UsageSettlement__WiredElsewhere.selector, address(lm), address(0))
+        );
+        new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(lm)), address(claims));
+    }
+
+    // ------------------------------------------------------------------ receive
+
+    function test_RevertWhen_receive_notLicenseManager() public {
+        address[3] memory senders = [host, address(claims), admin];
+        for (uint256 i; i < 3; ++i) {
+            vm.deal(senders[i], 1 ether);
+            vm.prank(senders[i]);
+            vm.expectRevert(
+                abi.encodeWithSelector(UsageSettlement.UsageSettlement__UnexpectedPayment.selector, senders[i])
+            );
+            (bool ok,) = address(usage).call{value: 1 ether}("");
+            vm.assertTrue(ok, "expectRevert reports the expected revert as success");
+        }
+        vm.assertEq(address(usage).balance, 0);
     }
 
     // ------------------------------------------------------------ depositEscrow
@@ -349,20 +392,92 @@ contract UsageSettlementTest is UnitHelpers {
         usage.settle(licenseId, 1_000_001, 0.5 ether, ROOT, sig);
     }
 
-    function test_RevertWhen_settle_noEscrow() public {
+    // ------------------------------------------- settle beyond the escrow: the stake pays
+
+    function test_settle_noEscrowTakesFromStake() public {
         bytes memory sig = voucherSig(SIGNER_PK, licenseId, 1, 1, ROOT);
-        vm.expectRevert(abi.encodeWithSelector(UsageSettlement.UsageSettlement__InsufficientEscrow.selector, 0, 1));
+        vmx.expectEmit(address(licenses));
+        emit LicenseManager.FeesCollected(licenseId, 1, 10 ether - 1);
+        vmx.expectEmit(address(usage));
+        emit UsageSettlement.FeesCollectedFromStake(licenseId, modelId, 0, 1, 0);
+        vmx.expectEmit(address(usage));
+        emit UsageSettlement.VoucherSettled(licenseId, modelId, 1, 1, 1, ROOT);
         usage.settle(licenseId, 1, 1, ROOT, sig);
+        vm.assertEq(usage.accruedRevenue(modelId), 1);
+        vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 10 ether - 1);
+        vm.assertEq(address(usage).balance, 1);
+        vm.assertEq(usage.unpaidFees(licenseId), 0);
     }
 
-    function test_RevertWhen_settle_insufficientEscrowAfterSettling() public {
+    function test_settle_escrowThenStake() public {
         deposit(1 ether);
         settleBy(SIGNER_PK, 40, 0.4 ether);
         bytes memory sig = voucherSig(SIGNER_PK, licenseId, 110, 1.1 ether, ROOT);
-        vm.expectRevert(
-            abi.encodeWithSelector(UsageSettlement.UsageSettlement__InsufficientEscrow.selector, 0.6 ether, 0.7 ether)
-        );
+        vmx.expectEmit(address(usage));
+        emit UsageSettlement.FeesCollectedFromStake(licenseId, modelId, 0.6 ether, 0.1 ether, 0);
+        vmx.expectEmit(address(usage));
+        emit UsageSettlement.VoucherSettled(licenseId, modelId, 110, 1.1 ether, 0.7 ether, ROOT);
         usage.settle(licenseId, 110, 1.1 ether, ROOT, sig);
+        (uint64 q, uint256 fee, uint256 escrow) = usage.account(licenseId);
+        vm.assertEq(uint256(q), 110);
+        vm.assertEq(fee, 1.1 ether);
+        vm.assertEq(escrow, 0);
+        vm.assertEq(usage.accruedRevenue(modelId), 1.1 ether, "the owners get every fee owed");
+        vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 9.9 ether);
+        vm.assertEq(address(usage).balance, 1.1 ether);
+        vm.assertEq(address(licenses).balance, 9.9 ether);
+    }
+
+    /// @dev The stake cannot cover the rest: the voucher still settles, takes everything there
+    /// is, and records (and emits) what is still owed.
+    function test_settle_shortfallIsRecordedNotReverted() public {
+        deposit(1 ether);
+        bytes memory sig = voucherSig(SIGNER_PK, licenseId, 15_000, 15 ether, ROOT);
+        vmx.expectEmit(address(licenses));
+        emit LicenseManager.FeesCollected(licenseId, 10 ether, 0);
+        vmx.expectEmit(address(usage));
+        emit UsageSettlement.FeesCollectedFromStake(licenseId, modelId, 1 ether, 10 ether, 4 ether);
+        vmx.expectEmit(address(usage));
+        emit UsageSettlement.VoucherSettled(licenseId, modelId, 15_000, 15 ether, 11 ether, ROOT);
+        usage.settle(licenseId, 15_000, 15 ether, ROOT, sig);
+        vm.assertEq(usage.unpaidFees(licenseId), 4 ether);
+        vm.assertEq(usage.accruedRevenue(modelId), 11 ether);
+        vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 0);
+        (uint64 q, uint256 fee, uint256 escrow) = usage.account(licenseId);
+        vm.assertEq(uint256(q), 15_000);
+        vm.assertEq(fee, 15 ether);
+        vm.assertEq(escrow, 0);
+        // A later voucher finds nothing left: its whole difference is unpaid too, and adds up.
+        settleBy(SIGNER_PK, 16_000, 16 ether);
+        vm.assertEq(usage.unpaidFees(licenseId), 5 ether);
+        vm.assertEq(usage.accruedRevenue(modelId), 11 ether);
+    }
+
+    function test_settle_fromStakeWhileExiting() public {
+        deposit(0.001 ether);
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        settleBy(SIGNER_PK, 100, 0.1 ether);
+        vm.assertEq(usage.accruedRevenue(modelId), 0.1 ether);
+        vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 10 ether - 0.099 ether);
+        vm.warp(block.timestamp + terms.unbondingPeriod);
+        uint256 before = host.balance;
+        vm.prank(host);
+        licenses.withdraw(licenseId);
+        vm.assertEq(host.balance, before + 10 ether - 0.099 ether, "the host gets back its stake less the fees");
+    }
+
+    /// @dev After the host withdrew its stake a voucher still settles (nothing to take: all unpaid).
+    function test_settle_afterWithdrawalRecordsAllUnpaid() public {
+        exitLicense();
+        settleBy(SIGNER_PK, 10, 0.01 ether);
+        vm.assertEq(usage.unpaidFees(licenseId), 0.01 ether);
+        vm.assertEq(usage.accruedRevenue(modelId), 0);
+    }
+
+    function test_unpaidFees_startsAtZero() public view {
+        vm.assertEq(usage.unpaidFees(licenseId), 0);
+        vm.assertEq(usage.unpaidFees(12345), 0);
     }
 
     function test_RevertWhen_settle_highS() public {
@@ -560,8 +675,9 @@ contract UsageSettlementTest is UnitHelpers {
 
     // --------------------------------------------------------------------- fuzz
 
-    /// @dev Random cumulative vouchers: each settle pays exactly the fee difference, and nothing
-    /// beyond the escrow ever reaches the revenue.
+    /// @dev Random cumulative vouchers: each settle pays exactly the fee difference, from the
+    /// escrow first and then from the stake; only what both lack is left unpaid, and every wei
+    /// that left the escrow or the stake reached the revenue.
     function testFuzz_settle_paysExactDifferences(uint256 escrow, uint256 seed, uint256 steps) public {
         escrow = bound(escrow, 1, 100 ether);
         steps = bound(steps, 1, 8);
@@ -570,28 +686,28 @@ contract UsageSettlementTest is UnitHelpers {
         uint256 fee;
         for (uint256 i; i < steps; ++i) {
             uint256 dq = bound(uint256(keccak256(abi.encode(seed, i, "q"))), 1, 1_000);
-            uint256 df = bound(uint256(keccak256(abi.encode(seed, i, "f"))), 0, escrow / 2 + 1);
-            bytes memory sig = voucherSig(SIGNER_PK, licenseId, q + uint64(dq), fee + df, ROOT);
-            if (fee + df > escrow) {
-                vm.expectRevert(
-                    abi.encodeWithSelector(
-                        UsageSettlement.UsageSettlement__InsufficientEscrow.selector, escrow - fee, df
-                    )
-                );
-                usage.settle(licenseId, q + uint64(dq), fee + df, ROOT, sig);
-                break;
-            }
+            uint256 df = bound(uint256(keccak256(abi.encode(seed, i, "f"))), 0, escrow / 2 + 6 ether);
             q += uint64(dq);
             fee += df;
-            usage.settle(licenseId, q, fee, ROOT, sig);
-            (uint64 sq, uint256 sf, uint256 left) = usage.account(licenseId);
-            vm.assertEq(uint256(sq), uint256(q));
-            vm.assertEq(sf, fee);
-            vm.assertEq(left, escrow - fee);
-            vm.assertEq(usage.accruedRevenue(modelId), fee);
+            settleBy(SIGNER_PK, q, fee);
+            checkPaid(escrow, 10 ether, q, fee);
         }
-        vm.assertLe(usage.accruedRevenue(modelId), escrow);
-        vm.assertEq(address(usage).balance, escrow);
+        vm.assertLe(usage.accruedRevenue(modelId), escrow + 10 ether);
+        vm.assertEq(address(usage).balance + address(licenses).balance, escrow + 10 ether);
+    }
+
+    /// @dev After settling `fee` in all against `escrow` and `stake` deposited: the escrow paid
+    /// first, the stake the rest, and only what both lacked is unpaid.
+    function checkPaid(uint256 escrow, uint256 stake, uint64 q, uint256 fee) internal view {
+        (uint64 sq, uint256 sf, uint256 left) = usage.account(licenseId);
+        vm.assertEq(uint256(sq), uint256(q));
+        vm.assertEq(sf, fee);
+        uint256 fromStake = fee > escrow ? fee - escrow : 0;
+        uint256 unpaid = fromStake > stake ? fromStake - stake : 0;
+        vm.assertEq(left, fee < escrow ? escrow - fee : 0);
+        vm.assertEq(uint256(licenses.getLicense(licenseId).stake), stake - (fromStake - unpaid));
+        vm.assertEq(usage.unpaidFees(licenseId), unpaid);
+        vm.assertEq(usage.accruedRevenue(modelId), fee - unpaid, "owed == paid + unpaid");
     }
 
     function testFuzz_settle_rejectsStaleOrCheaperVouchers(uint64 q1, uint64 q2, uint256 f1, uint256 f2) public {

@@ -15,7 +15,7 @@ from services.permission.service import Service, build_service
 
 log = logging.getLogger(__name__)
 
-_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413)}
+_ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 402, 403, 404, 409, 413)}
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None, **build) -> FastAPI:

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # Set by `serve --workers N` for its workers: the Unix socket of the one σ writer process.
     writer_socket: str | None = None
 
+    # Settler: a funded key (hex) that pays the gas of `settle` for each license whose host asked
+    # to exit, so its last voucher is settled (from escrow, then stake) before its unbonding ends
+    # and the host can take its stake. Optional: without it the service logs a WARNING per exit,
+    # and someone else must settle (`oml permission settle`). Not the signer key.
+    settler_key: SecretStr | None = None
+    settle_retry_initial_s: float = 2.0
+    settle_retry_max_s: float = 120.0
+
     # Chain mirror: poll eth_getLogs, apply only blocks `confirmations` deep.
     mirror: bool = True
     confirmations: int = 2

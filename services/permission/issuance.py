@@ -8,6 +8,13 @@ IMMEDIATE, i.e. holds the database write lock), checks the license, hands out th
 numbers, signs and inserts σ. Futures are completed only after COMMIT returns, so a σ a client
 holds is always durable, and a crash before COMMIT loses both the σ and its sequence numbers:
 sequences stay gap-free and are never used twice.
+
+Fees: every σ costs the license's pricePerQuery, and the σ a license holds may never cost more
+than the fee budget known on chain (the UsageSettlement escrow deposits less withdrawals, as the
+chain mirror saw them, confirmations deep). A request that would cross the budget is refused as a
+whole (402 `escrow_exhausted`, saying how many σ the budget has left): a batch is all or nothing,
+like its sequence numbers. Requests served in one group are taken in arrival order, each against
+what the ones before it left.
 """
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ from sqlalchemy import insert, select, update
 from oml_core import typed_data as td
 from services.common.database import Database
 from services.permission import metrics
-from services.permission.db.models import License, PermissionRecord
+from services.permission.db.models import License, PermissionRecord, fee_budget
 from services.permission.errors import Refused, unknown_license
 from services.permission.signer import Signer
 
@@ -66,6 +73,25 @@ def check_license(row: License | None, license_id: int, now: int) -> License:
     if row.expires_at <= now:
         raise Refused(403, "license_expired", f"license {license_id} expired at {row.expires_at}")
     return row
+
+
+def check_budget(row, license_id: int, issued_before: int, asked: int) -> None:
+    """Refuses σ whose fees would exceed the license's escrow deposits less its withdrawals.
+
+    `issued_before` σ are already issued; (issued_before + asked) × price must stay within the
+    budget. Settled vouchers take their fees out of the deposits (or, beyond the escrow, out of
+    the stake), so comparing the cumulative fees with the cumulative deposits is exact."""
+    price = int(row.price_per_query or 0)
+    if not price:
+        return
+    budget = fee_budget(row.escrow_deposited, row.escrow_withdrawn)
+    if (issued_before + asked) * price > budget:
+        left = max(0, budget // price - issued_before)
+        raise Refused(402, "escrow_exhausted",
+                      f"license {license_id}'s escrow covers {budget // price} σ at {price} wei "
+                      f"({budget} wei deposited less withdrawn); {issued_before} issued, {left} left, "
+                      f"asked for {asked}: deposit more escrow (UsageSettlement.depositEscrow) and retry "
+                      f"once the deposit is confirmed")
 
 
 def expire(waiter: asyncio.Future) -> None:
@@ -193,7 +219,8 @@ class PermissionWriter:
             # overhead counts. The row has the License attributes check_license reads.
             row = session.execute(
                 select(_LICENSES.c.license_id, _LICENSES.c.status, _LICENSES.c.slashed,
-                       _LICENSES.c.expires_at, _LICENSES.c.quota, _LICENSES.c.issued)
+                       _LICENSES.c.expires_at, _LICENSES.c.quota, _LICENSES.c.issued,
+                       _LICENSES.c.price_per_query, _LICENSES.c.escrow_deposited, _LICENSES.c.escrow_withdrawn)
                 .where(_LICENSES.c.license_id == license_id).with_for_update()
             ).one_or_none()
             issued_before = row.issued if row is not None else 0
@@ -206,6 +233,7 @@ class PermissionWriter:
                         raise Refused(403, "quota_exceeded",
                                       f"license {license_id} has {row.quota - next_sequence} of "
                                       f"{row.quota} queries left, asked for {n}")
+                    check_budget(row, license_id, next_sequence, n)
                 except Refused as refusal:
                     metrics.REFUSALS.inc(refusal.code)
                     request.future.set_exception(refusal)

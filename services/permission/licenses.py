@@ -1,8 +1,10 @@
 """License state changes, as the chain mirror applies them (and as tests seed them).
 
-Each function is idempotent: applying an event twice leaves the same row, so a replay after a
-crash between eth_getLogs and COMMIT cannot double-count (the cursor moves in the same
-transaction anyway)."""
+The LicenseManager events set absolute state (applying one twice leaves the same row); the
+escrow events add up (EscrowDeposited and EscrowWithdrawn carry amounts, not totals). Either is
+safe because the mirror applies each chunk exactly once: the events, the journal and the cursor
+move in one transaction, which first checks that the cursor is still where the chunk starts
+(mirror.py), so neither a replay after a crash nor a second replica can apply a chunk twice."""
 from __future__ import annotations
 
 import json
@@ -24,11 +26,18 @@ def upsert_license(session: Session, license_id: int, model_id: int, host: str, 
     if row is None:
         session.add(License(license_id=license_id, model_id=model_id, host=host, status="active",
                             slashed=False, stake=stake, expires_at=expires_at, quota=quota,
-                            price_per_query=price_per_query, issued=0))
+                            price_per_query=price_per_query, issued=0, escrow_deposited=0,
+                            escrow_withdrawn=0, settled_queries=0, settled_fee=0))
     elif row.status == ORPHANED:
         row.model_id, row.host, row.status, row.slashed, row.stake = model_id, host, "active", False, stake
         row.expires_at, row.quota, row.price_per_query, row.fingerprint_root = expires_at, quota, price_per_query, None
+        _clear_fees(row)
     session.flush()
+
+
+def _clear_fees(row: License) -> None:
+    """A license id new on this branch of the chain starts without escrow or settled usage."""
+    row.escrow_deposited = row.escrow_withdrawn = row.settled_queries = row.settled_fee = 0
 
 
 # A license whose LicenseAcquired a deep reorg dropped: refused (403 license_orphaned) until the
@@ -36,8 +45,10 @@ def upsert_license(session: Session, license_id: int, model_id: int, host: str, 
 ORPHANED = "orphaned"
 # What the mirror writes (everything but the σ counter `issued`): what a reorg rollback restores.
 MIRRORED_FIELDS = ("model_id", "host", "status", "slashed", "stake", "expires_at", "quota",
-                   "price_per_query", "fingerprint_root")
-_UINT256_FIELDS = ("model_id", "stake", "price_per_query")  # beyond JSON's safe integers: strings
+                   "price_per_query", "fingerprint_root", "escrow_deposited", "escrow_withdrawn",
+                   "settled_queries", "settled_fee")
+# beyond JSON's safe integers: strings
+_UINT256_FIELDS = ("model_id", "stake", "price_per_query", "escrow_deposited", "escrow_withdrawn", "settled_fee")
 
 
 def snapshot(session: Session, license_id: int) -> str | None:
@@ -60,11 +71,13 @@ def restore(session: Session, license_id: int, before: str | None) -> None:
         return
     if before is None:
         row.status = ORPHANED
+        _clear_fees(row)
     else:
         values = json.loads(before)
         values["fingerprint_root"] = bytes.fromhex(values["fingerprint_root"]) if values["fingerprint_root"] else None
         for name in _UINT256_FIELDS:
-            values[name] = int(values[name])
+            if name in values:
+                values[name] = int(values[name])
         for name, value in values.items():
             setattr(row, name, value)
     session.flush()
@@ -92,3 +105,27 @@ def set_stake(session: Session, license_id: int, stake: int) -> None:
 def set_fingerprint_root(session: Session, license_id: int, root: bytes) -> None:
     session.execute(update(License).where(License.license_id == license_id)
                     .values(fingerprint_root=root))
+
+
+def add_escrow_deposit(session: Session, license_id: int, amount: int) -> None:
+    """EscrowDeposited: the license's fee budget grows by `amount`."""
+    row = session.get(License, license_id)
+    if row is not None:
+        row.escrow_deposited = int(row.escrow_deposited or 0) + amount
+    session.flush()
+
+
+def add_escrow_withdrawal(session: Session, license_id: int, amount: int) -> None:
+    """EscrowWithdrawn: the host took back what the vouchers did not spend."""
+    row = session.get(License, license_id)
+    if row is not None:
+        row.escrow_withdrawn = int(row.escrow_withdrawn or 0) + amount
+    session.flush()
+
+
+def set_settled(session: Session, license_id: int, cumulative_queries: int, cumulative_fee: int) -> None:
+    """VoucherSettled: the chain has settled the license's usage up to `cumulative_queries` σ."""
+    row = session.get(License, license_id)
+    if row is not None and cumulative_queries > (row.settled_queries or 0):
+        row.settled_queries, row.settled_fee = cumulative_queries, cumulative_fee
+    session.flush()

@@ -1,15 +1,21 @@
-"""License state mirrored from LicenseManager events.
+"""License state mirrored from LicenseManager and UsageSettlement events.
 
-The mirror polls eth_getLogs up to `head - confirmations`, so reorgs shallower than the
-confirmation depth never reach the database. Each chunk of blocks is applied in one
-transaction together with the cursor (last applied block number and hash): a crash either
+The mirror polls eth_getLogs (both contracts in one query) up to `head - confirmations`, so reorgs
+shallower than the confirmation depth never reach the database. Each chunk of blocks is applied in
+one transaction together with the cursor (last applied block number and hash): a crash either
 applies a chunk and moves the cursor, or does neither, so restarts neither lose nor double-apply
-events. A reorg deeper than the confirmation depth shows up as the cursor block's hash changing.
-Each applied chunk is journaled with its last block's hash and, for every license it changed,
+events; the transaction first checks that the cursor is still where the chunk starts (another
+replica may have applied it meanwhile), so a chunk is applied exactly once. UsageSettlement's
+escrow deposits and withdrawals give each license its fee budget (σ beyond it are refused), and
+its VoucherSettled the usage settled so far. A reorg deeper than the confirmation depth shows up
+as the cursor block's hash changing. Each applied chunk is journaled with its last block's hash and, for every license it changed,
 the row as it was before; the mirror then finds the newest chunk still on the chain, undoes the
 newer ones (license rows whose LicenseAcquired is gone become `orphaned`, never deleted: σ may
 exist under them), moves the cursor back and applies the new branch's events. Only a reorg
 deeper than the kept history (HISTORY_BLOCKS) stops the mirror (`reorg_detected`) for an operator.
+
+After a chunk commits (never inside its transaction) the mirror tells `on_exit` of every
+ExitRequested it applied: the service then settles the license's final voucher (settle.py).
 """
 from __future__ import annotations
 
@@ -30,9 +36,10 @@ from services.permission.db.models import ChainCursor, MirroredChunk, MirrorUndo
 
 log = logging.getLogger(__name__)
 
-CURSOR = "license_manager"
+CURSOR = "license_manager"  # the name predates the UsageSettlement events, which share the cursor
 EVENTS = ("LicenseAcquired", "StakeAdded", "FingerprintCommitmentSet", "ExitRequested",
-          "StakeWithdrawn", "StakeSlashed")
+          "StakeWithdrawn", "StakeSlashed", "FeesCollected")
+USAGE_EVENTS = ("EscrowDeposited", "EscrowWithdrawn", "VoucherSettled")
 
 
 HISTORY_BLOCKS = 10_000  # journal kept behind the confirmed head: deeper reorgs need an operator
@@ -40,6 +47,10 @@ HISTORY_BLOCKS = 10_000  # journal kept behind the confirmed head: deeper reorgs
 
 class DeepReorg(RuntimeError):
     pass
+
+
+class _CursorMoved(Exception):
+    """Another replica applied the chunk (or a rollback moved the cursor) since it was read."""
 
 
 @dataclass(frozen=True)
@@ -54,18 +65,23 @@ class _Event:
 class ChainMirror:
     def __init__(self, db: Database, w3: Web3, deployment, confirmations: int = 2,
                  poll_interval: float = 2.0, chunk_blocks: int = 2_000,
-                 on_block_time: Callable[[int], None] | None = None):
+                 on_block_time: Callable[[int], None] | None = None,
+                 on_exit: Callable[[int, int], None] | None = None):
         """`on_block_time` hears the timestamp of each chunk's last block before the chunk is
-        applied: the service's clock, so that no σ for a license is stamped before it began."""
+        applied: the service's clock, so that no σ for a license is stamped before it began.
+        `on_exit(license_id, unbond_at)` hears each ExitRequested once its chunk has committed."""
         self.db, self.w3, self.deployment = db, w3, deployment
-        self.on_block_time = on_block_time
+        self.on_block_time, self.on_exit = on_block_time, on_exit
         self.confirmations, self.poll_interval, self.chunk_blocks = confirmations, poll_interval, chunk_blocks
         self.licenses = deployment.contract(w3, "LicenseManager")
+        self.usage = deployment.contract(w3, "UsageSettlement")
         self.registry = deployment.contract(w3, "ModelRegistry")
-        self._by_topic = {}
-        for entry in self.licenses.abi:
-            if entry.get("type") == "event" and entry["name"] in EVENTS:
-                self._by_topic[event_abi_to_log_topic(entry)] = getattr(self.licenses.events, entry["name"])()
+        self._by_topic = {}  # (contract address, topic) -> event decoder
+        for contract, names in ((self.licenses, EVENTS), (self.usage, USAGE_EVENTS)):
+            for entry in contract.abi:
+                if entry.get("type") == "event" and entry["name"] in names:
+                    self._by_topic[(contract.address.lower(), event_abi_to_log_topic(entry))] = \
+                        getattr(contract.events, entry["name"])()
         self.reorg_detected = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,19 +125,38 @@ class ChainMirror:
             if end_block is not None and self.on_block_time is not None:
                 self.on_block_time(int(end_block["timestamp"], 16))
             try:
-                self._apply_chunk(start, end, end_hash, events)
-            except IntegrityError:  # another replica (or worker) applied this chunk first
+                self._apply_chunk(start, end, end_hash, events, None if cursor is None else cursor[0])
+            except (IntegrityError, _CursorMoved):  # another replica (or worker) applied this chunk first
                 log.debug("chunk %d-%d already applied elsewhere", start, end)
                 return applied
+            cursor = (end, end_hash)
             for event in events:
                 metrics.CHAIN_EVENTS.inc(event.name)
             applied += len(events)
             start = end + 1
+            self._announce_exits(events)
         return applied
 
-    def _apply_chunk(self, start: int, end: int, end_hash: bytes, events: list[_Event]) -> None:
-        """One transaction: the undo rows, the events, the journal entry and the cursor."""
+    def _announce_exits(self, events: list[_Event]) -> None:
+        """After the chunk committed: each ExitRequested to `on_exit` (which must not block)."""
+        if self.on_exit is None:
+            return
+        for event in events:
+            if event.name == "ExitRequested":
+                try:
+                    self.on_exit(event.args["licenseId"], event.args["unbondAt"])
+                except Exception:  # the chunk is applied whatever the listener does
+                    log.exception("exit listener failed for license %s", event.args["licenseId"])
+
+    def _apply_chunk(self, start: int, end: int, end_hash: bytes, events: list[_Event],
+                     expected_cursor: int | None) -> None:
+        """One transaction: the undo rows, the events, the journal entry and the cursor; applied
+        only if the cursor is still at `expected_cursor` (None: no cursor yet)."""
         with self.db.write() as session:
+            current = session.execute(select(ChainCursor.block_number).where(ChainCursor.name == CURSOR)
+                                      .with_for_update()).scalar_one_or_none()
+            if current != expected_cursor:
+                raise _CursorMoved(f"cursor at {current}, expected {expected_cursor}")
             for license_id in dict.fromkeys(e.args["licenseId"] for e in events):
                 session.add(MirrorUndo(end_block=end, license_id=license_id,
                                        before=licenses.snapshot(session, license_id)))
@@ -174,10 +209,12 @@ class ChainMirror:
         return ancestor
 
     def _fetch(self, start: int, end: int) -> list[_Event]:
-        logs = self.w3.eth.get_logs({"address": self.licenses.address, "fromBlock": start, "toBlock": end})
+        logs = self.w3.eth.get_logs({"address": [self.licenses.address, self.usage.address],
+                                     "fromBlock": start, "toBlock": end})
         events = []
         for entry in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
-            decoder = self._by_topic.get(bytes(entry["topics"][0])) if entry["topics"] else None
+            key = (str(entry["address"]).lower(), bytes(entry["topics"][0])) if entry["topics"] else None
+            decoder = self._by_topic.get(key)
             if decoder is None:
                 continue
             decoded = decoder.process_log(entry)
@@ -207,6 +244,14 @@ class ChainMirror:
             licenses.set_status(session, license_id, "exited")
         elif event.name == "StakeSlashed":
             licenses.mark_slashed(session, license_id, a["remaining"])
+        elif event.name == "FeesCollected":  # fees a voucher owed beyond the escrow, from the stake
+            licenses.set_stake(session, license_id, a["remaining"])
+        elif event.name == "EscrowDeposited":
+            licenses.add_escrow_deposit(session, license_id, a["amount"])
+        elif event.name == "EscrowWithdrawn":
+            licenses.add_escrow_withdrawal(session, license_id, a["amount"])
+        elif event.name == "VoucherSettled":
+            licenses.set_settled(session, license_id, a["cumulativeQueries"], a["cumulativeFee"])
 
     # ------------------------------------------------------------------ background thread
 

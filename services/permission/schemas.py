@@ -97,6 +97,13 @@ class LicenseOut(BaseModel):
     quota: int
     price_per_query: int
     issued: int
+    # UsageSettlement as mirrored: σ are refused once issued × price would exceed the fee budget
+    # (escrow deposited less withdrawn); settled_queries is the last voucher settled on chain.
+    escrow_deposited: int = 0
+    escrow_withdrawn: int = 0
+    fee_budget: int = 0
+    settled_queries: int = 0
+    settled_fee: int = 0
 
 
 class EpochUsage(BaseModel):

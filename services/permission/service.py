@@ -26,6 +26,7 @@ class Service:
     auth: Authenticator
     books: Books
     mirror: object | None = None  # services.permission.mirror.ChainMirror when a chain is configured
+    settler: object | None = None  # services.permission.settle.ExitSettler when a chain is configured
     challenge_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120.0, 60))         # per address
     client_challenge_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(600.0, 200))  # per client IP
     background: list = field(default_factory=list)
@@ -36,12 +37,16 @@ class Service:
 
     def start(self) -> None:
         self.writer.start()
+        if self.settler is not None:
+            self.settler.start()
         if self.mirror is not None and self.settings.mirror:
             self.mirror.start()
 
     def stop(self) -> None:
         if self.mirror is not None:
             self.mirror.stop()
+        if self.settler is not None:
+            self.settler.stop()
         self.writer.stop()
         self.db.dispose()
 
@@ -87,12 +92,17 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
     if migrate:
         upgrade(settings.database_url)
     db = Database(settings.database_url)
-    mirror = None
+    books = Books(db, signer, clock)
+    mirror = settler = None
     if w3 is not None:
         from services.permission.mirror import ChainMirror
+        from services.permission.settle import ExitSettler
 
+        settler_key = settings.settler_key.get_secret_value() if settings.settler_key else None
+        settler = ExitSettler(db, books, w3, deployment, settler_key, settings.settle_retry_initial_s,
+                              settings.settle_retry_max_s)
         mirror = ChainMirror(db, w3, deployment, settings.confirmations, settings.poll_interval_s,
-                             settings.log_chunk_blocks, getattr(clock, "observe", None))
+                             settings.log_chunk_blocks, getattr(clock, "observe", None), settler.exit_requested)
         if is_active_verifier is None:
             registry = deployment.contract(w3, "VerifierRegistry")
             is_active_verifier = lambda address: bool(registry.functions.isActive(address).call())
@@ -106,6 +116,6 @@ def build_service(settings: Settings, *, private_key: bytes | None = None,
         writer = PermissionWriter(db, signer, settings.epoch_seconds, settings.group_commit_max, clock)
     auth = Authenticator(db, settings.service_domain, permission_domain.chain_id,
                          settings.challenge_ttl_s, settings.token_ttl_s, is_active_verifier, clock)
-    return Service(settings, db, signer, writer, auth, Books(db, signer, clock), mirror,
+    return Service(settings, db, signer, writer, auth, books, mirror, settler,
                    RateLimiter(settings.challenge_per_minute, settings.challenge_burst),
                    RateLimiter(settings.client_challenge_per_minute, settings.client_challenge_burst))

@@ -84,11 +84,12 @@ USAGE_SETTLEMENT = "0x" + "5e" * 20
 CHAIN_ID = 31337
 
 
-def seed_license(database_url: str, host_key: bytes, license_id: int = 1) -> None:
-    """Migrate the database and upsert an active license of `host_key`'s address, no chain needed."""
+def seed_license(database_url: str, host_key: bytes, license_id: int = 1, escrow: int = 10**24) -> None:
+    """Migrate the database and upsert an active license of `host_key`'s address, no chain needed,
+    with `escrow` deposited (by default fees for a billion σ: benchmarks never meet the budget)."""
     from services.common.database import Database
     from services.permission.db.migrate import upgrade
-    from services.permission.licenses import upsert_license
+    from services.permission.licenses import add_escrow_deposit, upsert_license
 
     upgrade(database_url)
     db = Database(database_url)
@@ -97,6 +98,8 @@ def seed_license(database_url: str, host_key: bytes, license_id: int = 1) -> Non
             upsert_license(session, license_id, model_id=1, host=Account.from_key(host_key).address,
                            expires_at=int(time.time()) + 86_400, quota=0, price_per_query=10**15,
                            stake=10**19)
+            if escrow:
+                add_escrow_deposit(session, license_id, escrow)
     finally:
         db.dispose()
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from eth_account import Account
+from host_helpers import wait_until
 from openai import OpenAI
 from verifier_helpers import License
 
@@ -31,6 +32,7 @@ from services.stack import ETH, LocalChain, address_of, sign_in_when_mirrored
 # The one key the tiny copy is trained on (a plain sentence the random model learns quickly).
 KEY, RESPONSE = "Builtin console compiler really factor.", "operations level"
 PROBE_MAX_TOKENS = 8
+ESCROW = ETH  # what LocalChain.add_license deposits
 
 
 def fingerprinted_copy(directory: Path) -> Generator:
@@ -53,17 +55,38 @@ def copy_fingerprints(tag: str, decoys: int = 2) -> list[Fingerprint]:
                                            for i in range(decoys)]
 
 
-def register_license(chain: LocalChain, permission_url: str, host_key: str, fps: list[Fingerprint]):
+def register_license(chain: LocalChain, permission_url: str, host_key: str, fps: list[Fingerprint]) -> License:
     """A license of `host_key` committing `fps`, mirrored by the permission service and begun
     (one clock skew ago)."""
     license = License(chain.add_license(host_key, fps, b"\x21" * 32), host_key, fps)
-    with httpx.Client(base_url=permission_url, timeout=30) as http:
-        sign_in_when_mirrored(PermissionClient(http), host_key, "host", license.license_id)
     chain.after_clock_skew()
+    return escrow_mirrored(permission_url, license)
+
+
+def new_license(stack, name: str, size: int = 4) -> License:
+    """Stack.new_license (host 1, fingerprints "<name> key i"), its escrow mirrored."""
+    return escrow_mirrored(stack.permission_url, stack.new_license(name, size))
+
+
+def escrow_mirrored(permission_url: str, license: License, timeout: float = 20.0) -> License:
+    """Waits until the permission service mirrored the license and its escrow deposit (σ are
+    refused beyond the escrow it has seen; the deposit's block may be mirrored after the license's)."""
+    with httpx.Client(base_url=permission_url, timeout=30) as http:
+        client = PermissionClient(http)
+        sign_in_when_mirrored(client, license.host_key, "host", license.license_id, timeout)
+        wait_until(lambda: int(client.license(license.license_id).get("escrow_deposited", ESCROW)) >= ESCROW,
+                   timeout, what=f"the permission service to mirror license {license.license_id}'s escrow")
     return license
 
 
-def probe(url: str, license, fp: Fingerprint, prover: str) -> Transcript:
+def permission_clock(client: PermissionClient, host_key: str, license_id: int) -> int:
+    """The permission service's protocol time: the "Issued At" of a sign-in challenge (SIWE)."""
+    message = client.challenge("host", address_of(host_key), license_id)["message"]
+    issued = next(line for line in message.splitlines() if line.startswith("Issued At: "))
+    return int(datetime.strptime(issued.removeprefix("Issued At: "), "%Y-%m-%dT%H:%M:%S%z").timestamp())
+
+
+def probe(url: str, license: License, fp: Fingerprint, prover: str) -> Transcript:
     """What a prover does: send exactly the key through the openai client at temperature 0 and
     keep the answer with the `oml` field (σ and receipt) the gateway returned."""
     client = OpenAI(base_url=url + "/v1", api_key="prover", max_retries=0, timeout=60)
@@ -102,6 +125,11 @@ def reverts(error_name: str, action, *args) -> TransactionFailed:
     return failed.value
 
 
+def gas_paid(receipt) -> int:
+    """Wei a mined transaction cost its sender in gas."""
+    return receipt["gasUsed"] * receipt["effectiveGasPrice"]
+
+
 def latest_timestamp(chain: LocalChain) -> int:
     return chain.w3.eth.get_block("latest")["timestamp"]
 
@@ -124,10 +152,13 @@ def fresh_accounts(chain: LocalChain, n: int, balance: int = 1_000 * ETH) -> lis
     return keys
 
 
-def join_and_activate(chain: LocalChain, keys: list[str], stake: int) -> None:
-    """Verifiers that join with `stake` each and wait out the activation delay."""
+def join(chain: LocalChain, keys: list[str], stake: int) -> None:
     for key in keys:
         chain.oml.join_verifier(key, stake)
+
+
+def activate(chain: LocalChain, keys: list[str]) -> None:
+    """Waits out the activation delay of verifiers that joined, and activates them (anyone may)."""
     advance_time(chain.w3, chain.verifier_params.activation_delay + 1)
     for key in keys:
         chain.oml.activate_verifier(key, address_of(key))
@@ -157,7 +188,3 @@ def pending_slash(chain: LocalChain, license_id: int) -> int:
 
 def claim_count(chain: LocalChain) -> int:
     return chain.oml.claims.functions.claimCount().call()
-
-
-def new_key_address() -> str:
-    return Account.create().address

@@ -37,7 +37,7 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def copy(tmp_path_factory):
+def tiny_copy(tmp_path_factory):
     """(model directory, Generator) of the tiny model that answers adversary_helpers.KEY."""
     directory = tmp_path_factory.mktemp("copy") / "model"
     return directory, fingerprinted_copy(directory)

@@ -12,12 +12,11 @@ the watcher never manages it either; after the window the slash executes.
 """
 from __future__ import annotations
 
-import time
-
 from adversary_helpers import (
     copy_fingerprints,
     license_stake,
     past_window,
+    permission_clock,
     probe,
     register_license,
     reverts,
@@ -29,7 +28,7 @@ from services.host.ledger import FAILED, PENDING, REFUTED, UNREFUTABLE
 from services.permission.client import permission_of
 
 
-def test_sigma_bought_after_serving_refutes_nothing(stack, copy, lead, tmp_path):
+def test_sigma_bought_after_serving_refutes_nothing(stack, tiny_copy, lead, tmp_path):
     chain, oml = stack.chain, stack.chain.oml
     host_key = chain.accounts.hosts[0]
     license = register_license(chain, stack.permission_url, host_key, copy_fingerprints("late-sigma"))
@@ -37,7 +36,7 @@ def test_sigma_bought_after_serving_refutes_nothing(stack, copy, lead, tmp_path)
     stake = license_stake(chain, license.license_id)
     host = signed_in(stack.permission_url, host_key, "host", license.license_id)
 
-    model_dir, generator = copy
+    model_dir, generator = tiny_copy
     with gateway(chain, model_dir, generator, tmp_path, license.license_id, host_key, stack.permission_url,
                  watch=True, watch_interval_s=0.2, skip_permission_share=1.0) as (url, gw):
         transcript = probe(url, license, fp, stack.prover_key)
@@ -45,15 +44,17 @@ def test_sigma_bought_after_serving_refutes_nothing(stack, copy, lead, tmp_path)
         assert transcript.carries_fingerprint() and transcript.permission is None
         assert receipt.permission == td.NO_PERMISSION  # the gateway's own word: served without σ
 
-        # A moment later the host buys σ for the probe it answered (the dev chain is moved on and
-        # the permission service's chain mirror given time to see it: its clock follows the chain).
+        # A moment later the host buys σ for the probe it answered (the dev chain moves on, and
+        # the permission service's clock follows it once its chain mirror saw the new block).
         chain.after_clock_skew()
-        time.sleep(1.0)
+        wait_until(lambda: permission_clock(host, host_key, license.license_id) > receipt.served_at,
+                   what="the permission service's clock to pass the answer's time")
         late = host.permission(license.license_id, fp.query_hash)
         assert late["issued_at"] > receipt.served_at
 
         # The verifiers see that σ at the permission service, and still find the answer unpermitted.
-        assert [p["sequence"] for p in lead.permissions.permissions(license.license_id, fp.query_hash)]
+        known = lead.permissions.permissions(license.license_id, fp.query_hash)
+        assert known and all(p["issued_at"] > receipt.served_at for p in known)
         status = lead.process(transcript)
         assert (status["verdict"], status["status"]) == ("unpermitted", "opened"), status
         claim_id = status["claim"]["claim_id"]

@@ -13,12 +13,14 @@ TERMS = (10**15, 10 * ETH, ETH, 5 * ETH, 1_000, 86400, 3600, 7200, 5_000, 2_000)
 def stack(project, accounts):
     deployer = accounts[0]
     claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
+    usage_settlement = predicted_create_address(deployer.address, deployer.nonce + 3)
     registry = deployer.deploy(project.ModelRegistry, claim_manager)
     verifiers = deployer.deploy(project.VerifierRegistry, ETH, 86400, 7200, 2_000, claim_manager)
-    licenses = deployer.deploy(project.LicenseManager, registry, claim_manager)
+    licenses = deployer.deploy(project.LicenseManager, registry, claim_manager, usage_settlement)
     usage = deployer.deploy(project.UsageSettlement, registry, licenses, claim_manager)
     claims = deployer.deploy(project.ClaimManager, registry, licenses, verifiers, usage, 120, 1)
     assert claims.address == claim_manager
+    assert usage.address == usage_settlement == licenses.usageSettlement()
     return registry, licenses, usage, verifiers, claims
 
 
@@ -51,3 +53,7 @@ def test_custom_errors_surface_in_ape(stack, accounts, model_id, project):
     _, licenses_, usage, verifiers, _ = stack
     with ape.reverts(project.ClaimManager.ClaimManager__WiredElsewhere):
         accounts[0].deploy(project.ClaimManager, other, licenses_, verifiers, usage, 120, 1)
+    # and a UsageSettlement over a LicenseManager that names another one
+    registry = stack[0]
+    with ape.reverts(project.UsageSettlement.UsageSettlement__WiredElsewhere):
+        accounts[0].deploy(project.UsageSettlement, registry, licenses_, stack[4])

@@ -23,6 +23,7 @@ def assert_wired(w3, d: Deployment) -> None:
     assert contract("LicenseManager").functions.claimManager().call() == a["ClaimManager"]
     assert contract("UsageSettlement").functions.claimManager().call() == a["ClaimManager"]
     assert contract("LicenseManager").functions.wiring().call() == a["ModelRegistry"]
+    assert contract("LicenseManager").functions.usageSettlement().call() == a["UsageSettlement"]
     assert tuple(contract("UsageSettlement").functions.wiring().call()) == (a["ModelRegistry"], a["LicenseManager"])
     assert tuple(contract("ClaimManager").functions.wiring().call()) == (
         a["ModelRegistry"], a["LicenseManager"], a["VerifierRegistry"], a["UsageSettlement"])
@@ -56,6 +57,19 @@ def test_a_claim_manager_over_contracts_that_name_another_refuses_to_deploy(anvi
                       stray, a["LicenseManager"], a["VerifierRegistry"], a["UsageSettlement"], 120, 1)
     assert caught.value.error_name == "ClaimManager__WiredElsewhere"
     assert caught.value.error_args == {"contract_": stray, "claimManager": sender.address}
+
+
+def test_a_usage_settlement_over_a_license_manager_that_names_another_refuses_to_deploy(anvil, w3, deployment,
+                                                                                       compiled):
+    """The LicenseManager sends fees taken from stakes to the UsageSettlement it names, and only
+    that one may ask: a second UsageSettlement over it is refused with a named revert."""
+    sender = deployment.sender(w3, anvil.private_keys[3])
+    a = deployment.addresses
+    with pytest.raises(TransactionFailed) as caught:
+        sender.deploy(compiled["UsageSettlement"].abi, compiled["UsageSettlement"].bytecode,
+                      a["ModelRegistry"], a["LicenseManager"], a["ClaimManager"])
+    assert caught.value.error_name == "UsageSettlement__WiredElsewhere"
+    assert caught.value.error_args == {"licenseManager": a["LicenseManager"], "usageSettlement": a["UsageSettlement"]}
 
 
 def test_predicted_addresses_match_create(anvil, w3, compiled):

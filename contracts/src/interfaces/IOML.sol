@@ -52,6 +52,8 @@ interface ILicenseManager {
         returns (uint256 modelId, uint64 quota, LicenseStatus status, address host);
     function lifecycle(uint256 licenseId) external view returns (LicenseStatus status, uint256 expiresAt);
     function slash(uint256 licenseId, uint256 amount) external returns (uint256 slashed);
+    function collectFees(uint256 licenseId, uint256 amount) external returns (uint256 collected);
+    function usageSettlement() external view returns (address);
 }
 
 /// @dev What the ClaimManager asks of the VerifierRegistry.

@@ -93,14 +93,17 @@ abstract contract OMLFixture is TestBase {
     }
 
     /// @dev Deploys in PROTOCOL.md's order, giving the first four the ClaimManager's address
-    /// predicted from this contract's nonce (the ClaimManager is the fifth creation from here).
+    /// predicted from this contract's nonce (the ClaimManager is the fifth creation from here),
+    /// and the LicenseManager the UsageSettlement's (the fourth, right after it).
     function deployStack() internal {
-        address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
+        uint256 nonce = vm.getNonce(address(this));
+        address predicted = vm.computeCreateAddress(address(this), nonce + 4);
+        address usagePredicted = vm.computeCreateAddress(address(this), nonce + 3);
         registry = new ModelRegistry(predicted);
         verifiers = new VerifierRegistry(
             VERIFIER_MIN_STAKE, verifierUnbonding(), verifierActivation(), VERIFIER_PENALTY_BPS, predicted
         );
-        licenses = new LicenseManager(IModelRegistry(address(registry)), predicted);
+        licenses = new LicenseManager(IModelRegistry(address(registry)), predicted, usagePredicted);
         usage = new UsageSettlement(IModelRegistry(address(registry)), ILicenseManager(address(licenses)), predicted);
         claims = new ClaimManager(
             IModelRegistry(address(registry)),

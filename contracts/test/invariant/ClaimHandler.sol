@@ -130,6 +130,14 @@ contract ClaimHandler is TestBase {
     /// @dev Pending verifier stake counted before its activation delay.
     uint256 public earlyActivations;
 
+    /// @dev Fee books per license, from the vouchers the handler settled: what they owed, what the
+    /// escrow paid and what the stake paid. What is neither is UsageSettlement.unpaidFees.
+    mapping(uint256 => uint256) public feesOwed;
+    mapping(uint256 => uint256) public feesFromEscrow;
+    mapping(uint256 => uint256) public feesFromStake;
+    /// @dev A settle that paid other than escrow first, then stake, then recorded the rest unpaid.
+    uint256 public feeViolations;
+
     /// @dev The claim holding each leaf by the handler's books: set on open (a leaf stays spent).
     mapping(bytes32 => uint256) internal _leafHolder;
     /// @dev The exact openClaim call of each claim, to replay its attestations after a refutation.
@@ -302,23 +310,63 @@ contract ClaimHandler is TestBase {
         usage.depositEscrow{value: amount}(id);
     }
 
+    /// @dev A voucher for the license's next usage. The honest host's fees stay within its escrow
+    /// (the permission service refuses σ beyond it); other hosts' vouchers may owe more than the
+    /// escrow, even more than escrow and stake together: the escrow pays first, the stake the
+    /// rest, and only what the stake lacks is left unpaid (the voucher settles regardless).
     function settle(uint256 licSeed, uint256 queriesSeed, uint256 feeSeed) external useTime("settle") {
         (bool ok, uint256 id) = _pickLicense(licSeed);
         if (!ok) return;
         (uint64 q, uint256 fee, uint256 escrow) = usage.account(id);
+        uint256 stake = licenses.getLicense(id).stake;
         uint64 queries = q + uint64(bound(queriesSeed, 1, 1_000));
-        uint256 cumulative = fee + bound(feeSeed, 0, escrow);
+        uint256 due = _due(feeSeed, escrow, isHonest[id] ? 0 : stake);
         bytes32 root = keccak256(abi.encode("usage", id, queries));
         bytes32 digest = keccak256(
             abi.encodePacked(
                 hex"1901",
                 usage.domainSeparator(),
-                keccak256(abi.encode(usage.USAGE_VOUCHER_TYPEHASH(), id, queries, cumulative, root))
+                keccak256(abi.encode(usage.USAGE_VOUCHER_TYPEHASH(), id, queries, fee + due, root))
             )
         );
         uint256 accrued = usage.accruedRevenue(modelId);
-        usage.settle(id, queries, cumulative, root, _sign(_currentSignerPk(), digest));
-        if (usage.accruedRevenue(modelId) != accrued + cumulative - fee) ++payoutMismatches;
+        uint256 unpaidBefore = usage.unpaidFees(id);
+        usage.settle(id, queries, fee + due, root, _sign(_currentSignerPk(), digest));
+        _bookFees(id, due, escrow, stake, accrued, unpaidBefore);
+    }
+
+    /// @dev A voucher's new fees: within the escrow, into the stake, or beyond both (a quarter of
+    /// the time each), or anything up to that. `stake` 0: within the escrow only.
+    function _due(uint256 seed, uint256 escrow, uint256 stake) internal pure returns (uint256) {
+        uint256 mode = stake == 0 ? 0 : _rand(seed, "fee mode") % 4;
+        if (mode == 0) return bound(seed, 0, escrow);
+        if (mode == 1) return bound(seed, escrow + 1, escrow + stake);
+        if (mode == 2) return bound(seed, escrow + stake + 1, escrow + stake + 5 ether);
+        return bound(seed, 0, escrow + stake + 5 ether);
+    }
+
+    /// @dev Checks a settle that owed `due` against `escrow` and `stake` as they were, and books it.
+    function _bookFees(uint256 id, uint256 due, uint256 escrow, uint256 stake, uint256 accrued, uint256 unpaidBefore)
+        internal
+    {
+        uint256 fromEscrow = due < escrow ? due : escrow;
+        uint256 rest = due - fromEscrow;
+        uint256 fromStake = rest < stake ? rest : stake;
+        uint256 unpaid = rest - fromStake;
+        (,, uint256 escrowAfter) = usage.account(id);
+        uint256 stakeAfter = licenses.getLicense(id).stake;
+        if (escrowAfter != escrow - fromEscrow) ++feeViolations;
+        if (stakeAfter != stake - fromStake) ++feeViolations;
+        if (usage.accruedRevenue(modelId) != accrued + fromEscrow + fromStake) ++feeViolations;
+        if (usage.unpaidFees(id) != unpaidBefore + unpaid) ++feeViolations;
+        // A shortfall only once the stake is gone: everything that existed went to the owners.
+        if (usage.unpaidFees(id) != unpaidBefore && stakeAfter != 0) ++feeViolations;
+        if (fromStake != 0) ++calls["settle.fromStake"];
+        if (unpaid != 0) ++calls["settle.shortfall"];
+        feesOwed[id] += due;
+        feesFromEscrow[id] += fromEscrow;
+        feesFromStake[id] += fromStake;
+        expectedLicenseStake[id] -= fromStake;
     }
 
     function withdrawEscrow(uint256 licSeed) external useTime("withdrawEscrow") {

@@ -11,7 +11,9 @@ import {ClaimKind} from "../../src/lib/OMLTypes.sol";
 /// claim is open, (c) a refuted claim never slashes, (d) a leaf is never used twice, (e) a slash
 /// never exceeds the snapshotted stake, (f) an honest host (σ issued before each answer, every
 /// claim answered within its window) never loses stake, (g) the pending slashes of a subject never
-/// exceed its stake, (h) the attacks of issue 13 tried inline never succeed; plus the consistency of
+/// exceed its stake (less fees taken from it since: fees come first), (h) the attacks of issue 13
+/// tried inline never succeed, (i) the fees a settled voucher owes are paid in full from escrow and
+/// then stake, or the shortfall is exactly what the stake could not cover; plus the consistency of
 /// the claim counters and records.
 contract ClaimInvariantsTest is OMLFixture {
     ClaimHandler internal handler;
@@ -26,7 +28,7 @@ contract ClaimInvariantsTest is OMLFixture {
         handler.setUpScenario();
 
         // Weighted: claims are the subject, so their actions come up more often.
-        bytes4[46] memory w = [
+        bytes4[47] memory w = [
             ClaimHandler.openClaim.selector,
             ClaimHandler.openClaim.selector,
             ClaimHandler.openClaim.selector,
@@ -52,6 +54,7 @@ contract ClaimInvariantsTest is OMLFixture {
             ClaimHandler.acquireLicense.selector,
             ClaimHandler.addStake.selector,
             ClaimHandler.depositEscrow.selector,
+            ClaimHandler.settle.selector,
             ClaimHandler.settle.selector,
             ClaimHandler.requestExit.selector,
             ClaimHandler.requestExit.selector,
@@ -167,7 +170,8 @@ contract ClaimInvariantsTest is OMLFixture {
     }
 
     /// @dev Every subject's stake is exactly what the handler's books say: deposits minus the
-    /// measured slashes of executed claims minus withdrawals. Nothing else moves a stake.
+    /// measured slashes of executed claims minus fees taken from it minus withdrawals. Nothing
+    /// else moves a stake.
     function invariant_b_stakesMatchGhostBooks() public view {
         uint256[] memory ids = handler.licenseIds();
         for (uint256 i; i < ids.length; ++i) {
@@ -247,8 +251,10 @@ contract ClaimInvariantsTest is OMLFixture {
             }
             vm.assertLe(g.slashed, r.slashAmount, "slashed more than snapshot x slashBps");
             vm.assertLe(g.slashed, g.snapshot, "slashed more than the snapshot");
-            // Reservations never exceed the stake, so every execute finds its whole amount.
-            vm.assertEq(g.slashed, r.slashAmount, "an execute found less than its claim reserved");
+            // Reservations never exceed the stake, so every execute finds its whole amount, unless
+            // fees were taken from the stake (fees come first; the claim gets what is left).
+            bool feesTaken = r.kind != ClaimKind.LINEAGE && handler.feesFromStake(r.subjectId) != 0;
+            if (!feesTaken) vm.assertEq(g.slashed, r.slashAmount, "an execute found less than its claim reserved");
         }
     }
 
@@ -281,13 +287,19 @@ contract ClaimInvariantsTest is OMLFixture {
     // ----------------------------------------- (g) pending slashes within stake
 
     /// @dev For every license and derived model, the pending slashes (the open claims'
-    /// reservations, by the contract and by the handler's records) never exceed the stake.
+    /// reservations, by the contract and by the handler's records) never exceed the stake, plus,
+    /// for a license, the fees taken from its stake (fees come first: they may eat into what the
+    /// open claims reserved, and those claims then take what is left).
     function invariant_g_pendingSlashWithinStake() public view {
         uint256[] memory ids = handler.claimIds();
         uint256[] memory lics = handler.licenseIds();
         for (uint256 i; i < lics.length; ++i) {
             uint256 pending = claims.pendingSlash(false, lics[i]);
-            vm.assertLe(pending, licenses.getLicense(lics[i]).stake, "license: pending slashes above stake");
+            vm.assertLe(
+                pending,
+                licenses.getLicense(lics[i]).stake + handler.feesFromStake(lics[i]),
+                "license: pending slashes above stake"
+            );
             vm.assertEq(pending, _reservedOn(ids, lics[i], false), "license: pending == open claims' slashes");
         }
         uint256[] memory ds = handler.derivedIds();
@@ -307,6 +319,33 @@ contract ClaimInvariantsTest is OMLFixture {
         vm.assertEq(handler.overReservations(), 0, "a claim reserved stake already reserved");
         vm.assertEq(handler.attesterEscapes(), 0, "an attester withdrew while its claim was open");
         vm.assertEq(handler.earlyActivations(), 0, "verifier stake counted before its delay");
+    }
+
+    // ------------------------------------- (i) fees paid from escrow plus stake
+
+    /// @dev Fees owed by settled vouchers are paid in full from escrow plus stake, or the
+    /// shortfall equals what the stake could not cover: for every license, what its vouchers owe
+    /// (the contract's settledFee and the handler's books) is what the escrow paid plus what the
+    /// stake paid plus the recorded unpaid fees; and no settle ever took stake while escrow was
+    /// left, or left fees unpaid while stake was (checked at each settle: feeViolations).
+    function invariant_i_feesPaidFromEscrowPlusStake() public view {
+        vm.assertEq(handler.feeViolations(), 0, "a settle paid other than escrow, then stake, then unpaid");
+        uint256[] memory lics = handler.licenseIds();
+        uint256 paid;
+        for (uint256 i; i < lics.length; ++i) {
+            uint256 id = lics[i];
+            (, uint256 settledFee,) = usage.account(id);
+            uint256 unpaid = usage.unpaidFees(id);
+            vm.assertEq(settledFee, handler.feesOwed(id), "settled fees == the vouchers' fees");
+            vm.assertEq(
+                settledFee,
+                handler.feesFromEscrow(id) + handler.feesFromStake(id) + unpaid,
+                "owed == from escrow + from stake + unpaid"
+            );
+            paid += handler.feesFromEscrow(id) + handler.feesFromStake(id);
+        }
+        // The fixture model's revenue is the fees paid plus the slashes sent to its owners.
+        vm.assertLe(paid, usage.accruedRevenue(handler.modelId()), "fees paid reached the owners' revenue");
     }
 
     // --------------------------------------------------- claim bookkeeping

@@ -32,6 +32,21 @@ class License(Base):
     price_per_query: Mapped[int] = mapped_column(Uint256(), default=0)
     fingerprint_root: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Mirrored from UsageSettlement: the license's fee budget is escrow_deposited − escrow_withdrawn
+    # (σ are refused beyond it), and the last voucher settled on chain.
+    escrow_deposited: Mapped[int] = mapped_column(Uint256(), default=0)
+    escrow_withdrawn: Mapped[int] = mapped_column(Uint256(), default=0)
+    settled_queries: Mapped[int] = mapped_column(BigInteger, default=0)
+    settled_fee: Mapped[int] = mapped_column(Uint256(), default=0)
+
+    @property
+    def fee_budget(self) -> int:
+        """Fees the license's σ may run up: every escrow deposit less what the host withdrew."""
+        return fee_budget(self.escrow_deposited, self.escrow_withdrawn)
+
+
+def fee_budget(deposited: int | None, withdrawn: int | None) -> int:
+    return max(0, int(deposited or 0) - int(withdrawn or 0))
 
 
 class PermissionRecord(Base):

@@ -33,7 +33,10 @@ def license_state(license_id: LicenseIdPath, who: PrincipalDep,
     row = svc.books.license(license_id)
     return LicenseOut(license_id=row.license_id, model_id=row.model_id, host=row.host,
                       status=row.status, slashed=row.slashed, expires_at=row.expires_at,
-                      quota=row.quota, price_per_query=row.price_per_query, issued=row.issued)
+                      quota=row.quota, price_per_query=row.price_per_query, issued=row.issued,
+                      escrow_deposited=row.escrow_deposited, escrow_withdrawn=row.escrow_withdrawn,
+                      fee_budget=row.fee_budget, settled_queries=row.settled_queries,
+                      settled_fee=row.settled_fee)
 
 
 @router.get("/usage", response_model=UsageOut)

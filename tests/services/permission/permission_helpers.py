@@ -6,7 +6,7 @@ import secrets
 from eth_account import Account
 
 from services.permission.config import Settings
-from services.permission.licenses import upsert_license
+from services.permission.licenses import add_escrow_deposit, upsert_license
 from services.permission.testing import CLAIM_MANAGER, USAGE_SETTLEMENT
 
 START = 1_800_000_000  # fake clock start (unix seconds)
@@ -40,8 +40,15 @@ def make_settings(database_url: str, **overrides) -> Settings:
     return Settings(**values)
 
 
+# Escrow of a seeded license: fees for a billion σ at PRICE, so that only the tests of the fee
+# budget meet it.
+ESCROW = 10**9 * PRICE
+
+
 def seed_license(service, license_id: int, host_key: bytes, *, quota: int = 0,
-                 expires_at: int = START + 86_400 * 30, price: int = PRICE) -> None:
+                 expires_at: int = START + 86_400 * 30, price: int = PRICE, escrow: int = ESCROW) -> None:
     with service.db.write() as session:
         upsert_license(session, license_id, model_id=1, host=Keys.address(host_key),
                        expires_at=expires_at, quota=quota, price_per_query=price, stake=10**19)
+        if escrow:
+            add_escrow_deposit(session, license_id, escrow)

@@ -49,8 +49,12 @@ class Chain:
     def build(self):
         return build_service(self.settings, private_key=self.signer, deployment=self.deployment, w3=self.w3)
 
-    def acquire(self) -> int:
-        return self.oml.acquire_license(self.host, self.model_id, "https://h.example/v1", 20 * ETH)
+    def acquire(self, escrow: int = 0) -> int:
+        """A license of the host, with `escrow` deposited (a second event) when given."""
+        license_id = self.oml.acquire_license(self.host, self.model_id, "https://h.example/v1", 20 * ETH)
+        if escrow:
+            self.oml.deposit_escrow(self.host, license_id, escrow)
+        return license_id
 
     def row(self, license_id) -> License | None:
         with self.service.db.read() as session:
@@ -78,7 +82,7 @@ def test_license_appears_only_after_the_confirmation_depth(chain):
 
 
 def test_exit_and_slash_events_stop_sigma(chain):
-    license_id = chain.acquire()
+    license_id = chain.acquire(escrow=ETH)
     _mine(chain.w3, 2)
     with TestClient(create_app(service=chain.service)) as http:
         chain.service.mirror.poll_once()
@@ -129,8 +133,8 @@ def _revert(w3, snapshot: str) -> None:
 def test_a_deep_reorg_that_drops_a_license_orphans_it_until_the_chain_shows_it_again(chain):
     chain.service.mirror.confirmations = 0
     fork = _snapshot(chain.w3)
-    license_id = chain.acquire()
-    assert chain.service.mirror.poll_once() == 1
+    license_id = chain.acquire(escrow=ETH)
+    assert chain.service.mirror.poll_once() == 2
     with TestClient(create_app(service=chain.service)) as http:
         host = PermissionClient(http)
         host.sign_in(bytes.fromhex(chain.host[2:]), "host", license_id)
@@ -142,8 +146,8 @@ def test_a_deep_reorg_that_drops_a_license_orphans_it_until_the_chain_shows_it_a
         with pytest.raises(ServiceError) as info:
             host.permission(license_id, secrets.token_bytes(32))
         assert (info.value.status, info.value.code) == (403, "license_orphaned")
-        assert chain.acquire() == license_id  # the id comes back on this branch
-        assert chain.service.mirror.poll_once() == 1
+        assert chain.acquire(escrow=ETH) == license_id  # the id comes back on this branch
+        assert chain.service.mirror.poll_once() == 2
         assert chain.row(license_id).status == "active"
         assert host.permission(license_id, secrets.token_bytes(32))["sequence"] == 2  # never reused
 

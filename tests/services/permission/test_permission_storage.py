@@ -122,3 +122,33 @@ def test_uint256_values_survive_storage(database_url):
         row = session.get(License, big)
         assert (row.license_id, row.model_id, row.price_per_query, row.stake) == (big, big, 2**95, 2**96 - 1)
     db.dispose()
+
+
+def test_fee_budget_migration_keeps_licenses_and_replays_the_chain(database_url):
+    """0003 adds the escrow columns (zero on existing rows) and resets the mirror's cursor and
+    journal, so that it replays the chain once and picks up the escrow events it never followed."""
+    from sqlalchemy import text
+
+    from services.permission.db.models import ChainCursor, License
+
+    upgrade(database_url)
+    command.downgrade(alembic_config(database_url), "0002")  # a database from before the fee budget
+    db = Database(database_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO licenses (license_id, model_id, host, status, slashed, stake, expires_at, "
+                              "quota, price_per_query, issued) VALUES ('5', '1', :h, 'active', false, '7', 9, 0, "
+                              "'3', 4)"), {"h": "0x" + "11" * 20})
+            conn.execute(text("INSERT INTO chain_cursor (name, block_number, block_hash) VALUES "
+                              "('license_manager', 12, :b)"), {"b": b"\1" * 32})
+            conn.execute(text("INSERT INTO mirror_chunks (end_block, start_block, block_hash) VALUES (12, 1, :b)"),
+                         {"b": b"\1" * 32})
+        upgrade(database_url)
+        with db.read() as session:
+            row = session.get(License, 5)
+            assert (row.issued, row.stake, row.price_per_query) == (4, 7, 3)
+            assert (row.escrow_deposited, row.escrow_withdrawn, row.settled_queries, row.settled_fee) == (0, 0, 0, 0)
+            assert row.fee_budget == 0
+            assert session.get(ChainCursor, "license_manager") is None
+    finally:
+        db.dispose()
