@@ -48,15 +48,17 @@ class Accounts:
     verifiers: list[str]
     provers: list[str]
     rogue: str  # opens a false claim in the demo
+    settler: str  # pays the gas of the permission service's settlements when a host exits
     signer: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     @classmethod
     def from_keys(cls, keys: list[str], n_hosts: int = 2, n_verifiers: int = 4, n_provers: int = 1) -> Accounts:
-        need = 3 + n_hosts + n_verifiers + n_provers
+        need = 4 + n_hosts + n_verifiers + n_provers
         if len(keys) < need:
             raise ValueError(f"{need} funded accounts needed, the node has {len(keys)}")
         h, v = 2 + n_hosts, 2 + n_hosts + n_verifiers
-        return cls(keys[0], keys[1], keys[2:h], keys[h:v], keys[v:v + n_provers], keys[v + n_provers])
+        return cls(keys[0], keys[1], keys[2:h], keys[h:v], keys[v:v + n_provers], keys[v + n_provers],
+                   keys[v + n_provers + 1])
 
 
 def address_of(key: str | bytes) -> str:
@@ -76,7 +78,7 @@ class LocalChain:
                  claim_params: ClaimParams = LOCAL_CLAIM_PARAMS):
         self.workdir = Path(workdir)
         self.terms, self.verifier_params, self.claim_params = terms, verifier_params, claim_params
-        self.node = AnvilNode(accounts=3 + n_hosts + n_verifiers + n_provers + 1)
+        self.node = AnvilNode(accounts=4 + n_hosts + n_verifiers + n_provers + 1)
         self._counts = (n_hosts, n_verifiers, n_provers)
         self.w3 = self.deployment = self.oml = self.accounts = None
         self.model_id: int | None = None
@@ -128,7 +130,8 @@ class LocalChain:
         env = {"OML_PERMISSION_DATABASE_URL": database_url or f"sqlite:///{self.workdir}/permission.db",
                "OML_PERMISSION_SIGNER_KEY": self.accounts.signer.hex(),
                "OML_PERMISSION_DEPLOYMENT": str(self.deployment_path),
-               "OML_PERMISSION_CONFIRMATIONS": "0", "OML_PERMISSION_POLL_INTERVAL_S": "0.2"}
+               "OML_PERMISSION_CONFIRMATIONS": "0", "OML_PERMISSION_POLL_INTERVAL_S": "0.2",
+               "OML_PERMISSION_SETTLER_KEY": self.accounts.settler}
         return self.service("permission", ["permission", "serve", "--host", "127.0.0.1", "--port", str(port),
                                            "--log-level", "warning"], f"http://127.0.0.1:{port}", env)
 
@@ -169,3 +172,19 @@ def sign_in_when_mirrored(client, private_key: str | bytes, role: str, license_i
             if exc.status not in (403, 404) or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def wait_for_escrow(client, license_id: int, amount: int, timeout: float = 20.0) -> None:
+    """Waits until the permission service (`client` signed in) has mirrored `amount` of escrow for
+    the license: it refuses σ beyond the escrow it has seen, and a deposit's block may be mirrored
+    after the license's own."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        row = client.license(license_id)
+        if int(row["escrow_deposited"]) - int(row["escrow_withdrawn"]) >= amount:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the permission service has not mirrored license {license_id}'s escrow")
+        time.sleep(0.2)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from host_helpers import wait_until
 from openai import OpenAI
 from verifier_helpers import License
 
@@ -27,7 +26,7 @@ from services.common.answer import extension_of
 from services.common.transcript import RevealedFingerprint, Transcript
 from services.host.generation import Generator
 from services.permission.client import PermissionClient
-from services.stack import ETH, LocalChain, address_of, sign_in_when_mirrored
+from services.stack import ETH, LocalChain, address_of, sign_in_when_mirrored, wait_for_escrow
 
 # The one key the tiny copy is trained on (a plain sentence the random model learns quickly).
 KEY, RESPONSE = "Builtin console compiler really factor.", "operations level"
@@ -74,8 +73,7 @@ def escrow_mirrored(permission_url: str, license: License, timeout: float = 20.0
     with httpx.Client(base_url=permission_url, timeout=30) as http:
         client = PermissionClient(http)
         sign_in_when_mirrored(client, license.host_key, "host", license.license_id, timeout)
-        wait_until(lambda: int(client.license(license.license_id).get("escrow_deposited", ESCROW)) >= ESCROW,
-                   timeout, what=f"the permission service to mirror license {license.license_id}'s escrow")
+        wait_for_escrow(client, license.license_id, ESCROW, timeout)
     return license
 
 

@@ -7,7 +7,7 @@ from host_helpers import fingerprints, signed_in
 
 from oml_core.model.loading import tiny_model
 from services.host.generation import Generator
-from services.stack import ETH, LocalChain
+from services.stack import ETH, LocalChain, wait_for_escrow
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,8 @@ def licensed(chain, permission, host_key):
     """A fresh license of hosts[0] with four fingerprints: (license_id, fingerprints)."""
     fps = fingerprints(4)
     license_id = chain.add_license(host_key, fps, b"\x11" * 32)
-    signed_in(permission.url, host_key, "host", license_id)  # waits until the service mirrored it
+    client = signed_in(permission.url, host_key, "host", license_id)  # waits until the service mirrored it
+    wait_for_escrow(client, license_id, ETH)  # ... and its escrow (σ are refused beyond it)
     return license_id, fps
 
 

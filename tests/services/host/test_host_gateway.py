@@ -289,7 +289,7 @@ def test_a_sigma_the_chain_would_not_accept_is_not_served_under(chain, permissio
             return out
         return permissions
 
-    with gateway(chain, model_dir, generator, tmp_path, license_id, host_key, permission.url) as (url, gw):
+    with gateway(chain, model_dir, generator, tmp_path, license_id, host_key, permission.url) as (url, _):
         for shift, key, why in ((86_400, signer_key, "ahead of this gateway's clock"),
                                 (-400 * 86_400, signer_key, "before the license began"),
                                 (0, b"\x42" * 32, "not the model's permission signer")):

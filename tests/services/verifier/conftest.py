@@ -8,7 +8,7 @@ from verifier_helpers import License, Stack
 
 from oml_core.fingerprint.record import Fingerprint
 from services.permission.client import PermissionClient
-from services.stack import LocalChain, sign_in_when_mirrored
+from services.stack import ETH, LocalChain, sign_in_when_mirrored, wait_for_escrow
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +23,9 @@ def stack(tmp_path_factory):
         with chain.permission_service() as permission:
             with httpx.Client(base_url=permission.url, timeout=30) as http:  # wait for the chain mirror
                 for license in licenses:
-                    sign_in_when_mirrored(PermissionClient(http), license.host_key, "host",
-                                          license.license_id)
+                    client = PermissionClient(http)
+                    sign_in_when_mirrored(client, license.host_key, "host", license.license_id)
+                    wait_for_escrow(client, license.license_id, ETH)
                 sign_in_when_mirrored(PermissionClient(http), chain.accounts.verifiers[0], "verifier")
             stack = Stack(chain, *licenses, permission.url, workdir)
             yield stack

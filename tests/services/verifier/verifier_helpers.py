@@ -17,7 +17,7 @@ from services.common.receipt import permission_struct_hash, receipt_body
 from services.common.signed_requests import sign_headers
 from services.common.transcript import RevealedFingerprint, Transcript
 from services.permission.client import PermissionClient
-from services.stack import LocalChain, address_of, sign_in_when_mirrored
+from services.stack import ETH, LocalChain, address_of, sign_in_when_mirrored, wait_for_escrow
 from services.verifier.app import create_app
 from services.verifier.config import Settings
 from services.verifier.service import Verifier
@@ -63,7 +63,9 @@ class Stack:
         fingerprints = [Fingerprint(f"{name} key {i}", f"{name} secret answer {i}") for i in range(size)]
         license = License(self.chain.add_license(host, fingerprints, b"\x12" * 32), host, fingerprints)
         with httpx.Client(base_url=self.permission_url, timeout=30) as http:
-            sign_in_when_mirrored(PermissionClient(http), host, "host", license.license_id)
+            client = PermissionClient(http)
+            sign_in_when_mirrored(client, host, "host", license.license_id)
+            wait_for_escrow(client, license.license_id, ETH)
         self.chain.after_clock_skew()
         self._extra.append(license)
         self._unused[id(license)] = list(fingerprints)
