@@ -87,7 +87,8 @@ def measure() -> list[GasFigure]:
         oml.set_fingerprint_commitment(admin, license_id, tree.root, b"\1" * 32)
         oml.deposit_escrow(host, license_id, ETH)
 
-        for n, label in ((10, "settle voucher (first for the license)"), (20, "settle voucher")):
+        for n, label in ((10, "settle voucher (first for the license)"), (20, "settle voucher"),
+                         (1_500, "settle voucher beyond the escrow (stake pays the rest)")):
             voucher = td.UsageVoucher(license_id, n, n * DEMO_TERMS.price_per_query, secrets.token_bytes(32))
             out.append(_figure(w3, label, oml.settle(relayer, voucher, oml.sign_voucher(signer, voucher))))
 
