@@ -56,6 +56,19 @@ class Chain:
             self.oml.deposit_escrow(self.host, license_id, escrow)
         return license_id
 
+    def used_and_vouched(self, n: int) -> tuple[int, dict]:
+        """A new license with escrow, mirrored, n σ issued to its host and a voucher signed over
+        them: (license id, voucher body)."""
+        license_id = self.acquire()
+        self.oml.deposit_escrow(self.host, license_id, ETH)
+        _mine(self.w3, 2)
+        self.service.mirror.poll_once()
+        with TestClient(create_app(service=self.service)) as http:
+            host = PermissionClient(http)
+            host.sign_in(bytes.fromhex(self.host[2:]), "host", license_id)
+            host.permissions(license_id, [secrets.token_bytes(32) for _ in range(n)])
+            return license_id, host.sign_voucher(license_id)
+
     def row(self, license_id) -> License | None:
         with self.service.db.read() as session:
             return session.get(License, license_id)
@@ -230,15 +243,8 @@ def test_cli_settles_a_voucher_file(chain, anvil, tmp_path):
 
     from services.permission.cli import app as cli
 
-    license_id = chain.acquire()
-    chain.oml.deposit_escrow(chain.host, license_id, ETH)
-    _mine(chain.w3, 2)
-    chain.service.mirror.poll_once()
-    with TestClient(create_app(service=chain.service)) as http:
-        host = PermissionClient(http)
-        host.sign_in(bytes.fromhex(chain.host[2:]), "host", license_id)
-        host.permissions(license_id, [secrets.token_bytes(32) for _ in range(3)])
-        (tmp_path / "voucher.json").write_text(json.dumps(host.sign_voucher(license_id)))
+    license_id, voucher = chain.used_and_vouched(3)
+    (tmp_path / "voucher.json").write_text(json.dumps(voucher))
     chain.deployment.save(tmp_path / "deployment.json")
     result = CliRunner().invoke(cli, [
         "settle", "--voucher", str(tmp_path / "voucher.json"), "--private-key", anvil.private_keys[7],
@@ -270,15 +276,7 @@ def test_after_the_signer_is_replaced_the_last_voucher_is_resigned_and_settles(c
     """The old key signed a voucher that was never settled; the admin revokes that key (a leak) and
     the service restarts with the new one: the voucher it hands out now is the new key's, and the
     chain takes it (the old signature would revert UsageSettlement__NotPermissionSigner)."""
-    license_id = chain.acquire()
-    chain.oml.deposit_escrow(chain.host, license_id, ETH)
-    _mine(chain.w3, 2)
-    chain.service.mirror.poll_once()
-    with TestClient(create_app(service=chain.service)) as http:
-        host = PermissionClient(http)
-        host.sign_in(bytes.fromhex(chain.host[2:]), "host", license_id)
-        host.permissions(license_id, [secrets.token_bytes(32) for _ in range(2)])
-        old = host.sign_voucher(license_id)
+    license_id, old = chain.used_and_vouched(2)
     assert old["signer"] == _addr(chain.signer)
     new_key = secrets.token_bytes(32)
     chain.oml.revoke_signer(chain.admin, chain.model_id, _addr(new_key))
