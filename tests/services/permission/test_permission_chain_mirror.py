@@ -243,7 +243,7 @@ def test_cli_settles_a_voucher_file(chain, anvil, tmp_path):
 
     from services.permission.cli import app as cli
 
-    license_id, voucher = chain.used_and_vouched(3)
+    _, voucher = chain.used_and_vouched(3)
     (tmp_path / "voucher.json").write_text(json.dumps(voucher))
     chain.deployment.save(tmp_path / "deployment.json")
     result = CliRunner().invoke(cli, [
