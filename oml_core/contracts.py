@@ -16,6 +16,8 @@ from oml_core import typed_data as td
 from oml_core.chain.client import TxSender
 from oml_core.chain.deployment import Deployment
 
+VERIFIER_ACTIVE = 2  # VerifierRegistry.Status.Active
+
 
 @dataclass(frozen=True)
 class ClaimInput:
@@ -90,6 +92,7 @@ class OMLContracts:
         self.verifiers = deployment.contract(w3, "VerifierRegistry")
         self.claims = deployment.contract(w3, "ClaimManager")
         self._senders: dict[str, TxSender] = {}
+        self._license_periods: dict[tuple[int, int], int] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -154,11 +157,15 @@ class OMLContracts:
             self.licenses.functions.acquireLicense(model_id, endpoint, terms_hash, signer), value=stake)
         return self.event(self.licenses, "LicenseAcquired", receipt)["licenseId"]
 
-    def license_start(self, license_id: int) -> int:
-        """When a license began: σ issued earlier, and answers served earlier, count for nothing."""
-        lic = self.license(license_id)
-        period = self.registry.functions.terms(lic["modelId"], lic["termsVersion"]).call()[5]
-        return lic["expiresAt"] - period
+    def license_start(self, license_id: int | dict) -> int:
+        """When a license (its id, or its record from `license`) began: σ issued earlier, and
+        answers served earlier, count for nothing. Terms of a version never change, so each
+        version's period is read once."""
+        lic = self.license(license_id) if isinstance(license_id, int) else license_id
+        key = (lic["modelId"], lic["termsVersion"])
+        if key not in self._license_periods:
+            self._license_periods[key] = self.registry.functions.terms(*key).call()[5]
+        return lic["expiresAt"] - self._license_periods[key]
 
     def license(self, license_id: int) -> dict:
         names = [c["name"] for c in self.licenses.get_function_by_name("getLicense").abi["outputs"][0]["components"]]
@@ -214,6 +221,22 @@ class OMLContracts:
     def quorum_stake(self) -> int:
         """Counted verifier stake a claim's attesters must hold now (two thirds of the active stake)."""
         return self.verifiers.functions.quorumStake().call()
+
+    def counted_stake(self, address: str) -> int:
+        """`address`'s stake that counts in quorums: 0 unless it is an active verifier."""
+        stake, _pending, _ready_at, status = self.verifiers.functions.verifierInfo(address).call()
+        return stake if status == VERIFIER_ACTIVE else 0
+
+    def quorum_of(self, keys: list[str]) -> list[str]:
+        """The first of `keys` (verifier keys) whose counted stake together reaches the quorum."""
+        needed, chosen, stake = self.quorum_stake(), [], 0
+        for key in keys:
+            if stake >= needed:
+                break
+            if counted := self.counted_stake(Account.from_key(key).address):
+                chosen.append(key)
+                stake += counted
+        return chosen
 
     def claim_config(self) -> tuple[int, int, int]:
         """ClaimManager's (clockSkew, enabledKinds, maxChallengeWindow)."""

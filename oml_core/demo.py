@@ -179,12 +179,8 @@ def _claim(oml: OMLContracts, a: Actors, license_id: int, fingerprints, tree: Me
     q, r, salt = fingerprints[i]
     leaf = td.fingerprint_leaf(q, r, salt)
     claim = ClaimInput.unpermitted_use(*receipt, r, salt, tree.proof(leaf), td.evidence_hash({"transcript": i}))
-    signatures, stake = {}, 0
-    for key in a.verifiers:  # active verifiers until they hold a quorum of the stake
-        info = oml.verifiers.functions.verifierInfo(_addr(key)).call()
-        if stake < oml.quorum_stake() and oml.verifiers.functions.isActive(_addr(key)).call():
-            signatures[_addr(key)] = oml.attest(bytes.fromhex(key[2:]), claim, _addr(a.claimant))
-            stake += info[0]
+    signatures = {_addr(k): oml.attest(bytes.fromhex(k[2:]), claim, _addr(a.claimant))
+                  for k in oml.quorum_of(a.verifiers)}
     return oml.open_claim(a.claimant, claim, signatures, DEMO_TERMS.claim_bond)
 
 

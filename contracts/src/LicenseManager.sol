@@ -177,16 +177,10 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     function slash(uint256 licenseId, uint256 amount) external returns (uint256 slashed) {
         if (msg.sender != _claimManager) revert LicenseManager__NotClaimManager(msg.sender);
         // No existence check: the ClaimManager only slashes licenses it opened a claim on.
-        License storage l = _licenses[licenseId];
-        uint256 stake = l.stake;
-        slashed = amount < stake ? amount : stake;
-        // slashed <= stake by the line above.
-        unchecked {
-            l.stake = uint96(stake - slashed);
-        }
-        emit StakeSlashed(licenseId, slashed, stake - slashed);
-        (bool ok,) = msg.sender.call{value: slashed}("");
-        if (!ok) revert LicenseManager__TransferFailed();
+        uint256 remaining;
+        (slashed, remaining) = _takeStake(_licenses[licenseId], amount);
+        emit StakeSlashed(licenseId, slashed, remaining);
+        _sendToCaller(slashed);
     }
 
     /// @notice Takes up to `amount` of the stake for fees a settled voucher owes beyond the
@@ -197,18 +191,10 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     function collectFees(uint256 licenseId, uint256 amount) external returns (uint256 collected) {
         if (msg.sender != _usageSettlement) revert LicenseManager__NotUsageSettlement(msg.sender);
         // No existence check: UsageSettlement read the license before settling its voucher.
-        License storage l = _licenses[licenseId];
-        uint256 stake = l.stake;
-        collected = amount < stake ? amount : stake;
-        // collected <= stake by the line above.
-        unchecked {
-            l.stake = uint96(stake - collected);
-        }
-        emit FeesCollected(licenseId, collected, stake - collected);
-        if (collected != 0) {
-            (bool ok,) = msg.sender.call{value: collected}("");
-            if (!ok) revert LicenseManager__TransferFailed();
-        }
+        uint256 remaining;
+        (collected, remaining) = _takeStake(_licenses[licenseId], amount);
+        emit FeesCollected(licenseId, collected, remaining);
+        if (collected != 0) _sendToCaller(collected);
     }
 
     // ---------------------------------------------------------------- views
@@ -297,6 +283,23 @@ contract LicenseManager is TypedData, ClaimManagerBound {
             l.endpoint,
             l.receiptSigner
         );
+    }
+
+    /// @dev Takes up to `amount` of the license's stake: what was taken and what is left.
+    function _takeStake(License storage l, uint256 amount) private returns (uint256 taken, uint256 remaining) {
+        uint256 stake = l.stake;
+        taken = amount < stake ? amount : stake;
+        // taken <= stake by the line above.
+        unchecked {
+            remaining = stake - taken;
+        }
+        l.stake = uint96(remaining);
+    }
+
+    /// @dev Pays `amount` to the calling contract (the ClaimManager or UsageSettlement).
+    function _sendToCaller(uint256 amount) private {
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert LicenseManager__TransferFailed();
     }
 
     function _checkEndpoint(string calldata endpoint) private pure {

@@ -240,11 +240,6 @@ def _false_claim(chain: LocalChain, result: DemoResult, prover) -> int:
     oml, a = chain.oml, chain.accounts
     probe = next(p for p in result.probes["honest"] if p.permission_id and p.transcript.receipt)
     claim = probe.transcript.claim_input()
-    bribed, stake = [], 0
-    for key in a.verifiers[1:]:  # bribe until they hold a quorum of the stake
-        if stake >= oml.quorum_stake():
-            break
-        bribed.append(key)
-        stake += oml.verifiers.functions.verifierInfo(address_of(key)).call()[0]
+    bribed = oml.quorum_of(a.verifiers[1:])  # bribed until they hold a quorum of the stake
     signatures = {address_of(k): oml.attest(bytes.fromhex(k[2:]), claim, address_of(a.rogue)) for k in bribed}
     return oml.open_claim(a.rogue, claim, signatures, chain.terms.claim_bond).claim_id

@@ -11,7 +11,6 @@ from services.verifier.verdicts import Unavailable
 
 ACTIVE, EXITING = 1, 2  # LicenseStatus (contracts/src/lib/OMLTypes.sol)
 SLASHABLE = (ACTIVE, EXITING)
-VERIFIER_ACTIVE = 2  # VerifierRegistry.Status.Active
 
 
 def _read(action: str, call):
@@ -46,9 +45,7 @@ class ChainView:
 
     def license_start(self, license: dict) -> int:
         """When the license began: σ issued, or answers served, before it count for nothing."""
-        terms = _read("terms", lambda: self.oml.registry.functions.terms(license["modelId"],
-                                                                           license["termsVersion"]).call())
-        return license["expiresAt"] - terms[5]
+        return _read("terms", lambda: self.oml.license_start(license))
 
     @property
     def attestation_domain(self):
@@ -75,9 +72,7 @@ class ChainView:
 
     def counted_stake(self, address: str) -> int:
         """`address`'s stake that counts in quorums: 0 unless it is an active verifier."""
-        stake, _pending, _ready_at, status = _read(
-            "verifierInfo", lambda: self.oml.verifiers.functions.verifierInfo(address).call())
-        return stake if status == VERIFIER_ACTIVE else 0
+        return _read("verifierInfo", lambda: self.oml.counted_stake(address))
 
     def is_active_verifier(self, address: str) -> bool:
         return _read("isActive", lambda: self.oml.verifiers.functions.isActive(address).call())
