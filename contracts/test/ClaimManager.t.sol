@@ -121,18 +121,6 @@ contract ClaimManagerTest is ClaimHelpers {
         claims.refute(id, r, 7, r.servedAt, sigma);
     }
 
-    function recoverOf(bytes32 digest, bytes memory sig) internal pure returns (address) {
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
-        assembly ("memory-safe") {
-            r := mload(add(sig, 0x20))
-            s := mload(add(sig, 0x40))
-            v := byte(0, mload(add(sig, 0x60)))
-        }
-        return ecrecover(digest, v, r, s);
-    }
-
     function malleate(bytes memory sig) internal pure returns (bytes memory) {
         bytes32 r;
         bytes32 s;

@@ -31,17 +31,9 @@ contract InventedAnswerAttackTest is ClaimHelpers {
 
     /// @dev The address a receipt signature recovers to over the digest of what `c` claims.
     function recoveredFrom(ClaimManager.ClaimInput memory c) internal view returns (address) {
-        bytes32 digest = claims.receiptDigest(c.subjectId, c.queryHash, c.answerHash, c.servedAt, c.receiptPermission);
-        bytes memory sig = c.receipt;
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
-        assembly ("memory-safe") {
-            r := mload(add(sig, 0x20))
-            s := mload(add(sig, 0x40))
-            v := byte(0, mload(add(sig, 0x60)))
-        }
-        return ecrecover(digest, v, r, s);
+        return recoverOf(
+            claims.receiptDigest(c.subjectId, c.queryHash, c.answerHash, c.servedAt, c.receiptPermission), c.receipt
+        );
     }
 
     function notByAccused(address signer_) internal view returns (bytes memory) {

@@ -139,6 +139,20 @@ abstract contract ClaimHelpers is OMLFixture {
         }
     }
 
+    /// @dev The address a 65-byte r‖s‖v signature recovers to over `digest` (raw ecrecover, so a
+    /// test can see who a signature the contract rejects was really made by).
+    function recoverOf(bytes32 digest, bytes memory sig) internal pure returns (address) {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            r := mload(add(sig, 0x20))
+            s := mload(add(sig, 0x40))
+            v := byte(0, mload(add(sig, 0x60)))
+        }
+        return ecrecover(digest, v, r, s);
+    }
+
     /// @dev The leaf a claim reveals.
     function leafOfInput(ClaimManager.ClaimInput memory c) internal pure returns (bytes32) {
         return c.kind == ClaimKind.ALIGNMENT_BREACH ? c.evidenceHash : leafOf(c.queryHash, c.responseHash, c.salt);
