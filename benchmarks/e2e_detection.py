@@ -5,7 +5,7 @@ The network is `services.scenario.network.bring_up` with one cheating host that 
 query without σ (skip_permission_share 1.0) over a tiny-model OMLized copy (profile "tiny": the
 model's size does not matter to this pipeline), three verifier processes and the prover in this
 process. For each probe, one at a time: the probe is sent (t0); it returns once a verifier accepted
-its transcript; ClaimOpened on chain is seen by polling ClaimManager.claimOfLeaf; then the chain's
+its transcript; ClaimOpened on chain is seen by polling ClaimManager.claimOf; then the chain's
 clock is moved past the challenge window at once, and the claim's status is polled until the
 claimant verifier's worker has executed it. The window itself is not part of the latency.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from oml_core import typed_data as td
 from oml_core.chain.anvil import advance_time
 from services.scenario import network, topology
 from services.scenario.profiles import profile
@@ -94,8 +95,8 @@ def time_probe(prover, target, oml, w3, window: int, load: DetectionLoad) -> Pro
         return None
     if result.had_permission:
         raise RuntimeError("the cheating host answered a probe with σ (it must skip every σ)")
-    leaf = result.transcript.fingerprint.fingerprint().leaf
-    claim_id = _wait(lambda: oml.claims.functions.claimOfLeaf(leaf).call(), bool, load.poll_s, load.timeout_s,
+    key = td.claim_key(False, result.transcript.license_id, 0, result.transcript.fingerprint.fingerprint().query_hash)
+    claim_id = _wait(lambda: oml.claim_of(key), bool, load.poll_s, load.timeout_s,
                      "ClaimOpened")
     opened = time.perf_counter() - t0
     advance_time(w3, window + 1)

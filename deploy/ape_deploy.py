@@ -14,6 +14,7 @@ from oml_core.chain.deployment import (
     CONTRACT_NAMES,
     ClaimParams,
     Deployment,
+    RegistryParams,
     VerifierParams,
     default_deployment_path,
     predicted_create_address,
@@ -26,12 +27,12 @@ def _abi(container) -> list:
 
 def main() -> None:
     deployer = accounts.test_accounts[0]
-    verifier, claim_params = VerifierParams(), ClaimParams()
+    verifier, claim_params, registry_params = VerifierParams(), ClaimParams(), RegistryParams()
     # the ClaimManager is the fifth creation; the four before it are given its address. The
     # UsageSettlement is the fourth: the LicenseManager (third) is given its address.
     claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
     usage_settlement = predicted_create_address(deployer.address, deployer.nonce + 3)
-    registry = project.ModelRegistry.deploy(claim_manager, sender=deployer)
+    registry = project.ModelRegistry.deploy(claim_manager, *registry_params.as_args(), sender=deployer)
     verifiers = project.VerifierRegistry.deploy(*verifier.as_args(), claim_manager, sender=deployer)
     licenses = project.LicenseManager.deploy(registry, claim_manager, usage_settlement, sender=deployer)
     usage = project.UsageSettlement.deploy(registry, licenses, claim_manager, sender=deployer)
@@ -43,7 +44,8 @@ def main() -> None:
     deployment = Deployment(chain_id=networks.provider.chain_id, rpc_url=getattr(networks.provider, "uri", ""),
                             deployer=deployer.address, block_number=networks.provider.get_receipt(registry.txn_hash).block_number,
                             addresses=addresses, abis=abis,
-                            verifier_params=verifier.as_json(), claim_params=claim_params.as_json())
+                            verifier_params=verifier.as_json(), claim_params=claim_params.as_json(),
+                            registry_params=registry_params.as_json())
     path = deployment.save(default_deployment_path())
     for name, address in addresses.items():
         print(f"{name:17} {address}")

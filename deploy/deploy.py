@@ -15,6 +15,7 @@ from oml_core.chain.compiler import compile_contracts
 from oml_core.chain.deployment import (
     ClaimParams,
     Deployment,
+    RegistryParams,
     VerifierParams,
     default_deployment_path,
     deploy,
@@ -23,7 +24,7 @@ from oml_core.chain.errors import ChainError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults, claim_defaults = VerifierParams(), ClaimParams()
+    defaults, claim_defaults, registry_defaults = VerifierParams(), ClaimParams(), RegistryParams()
     parser = argparse.ArgumentParser(prog="python -m deploy.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("--rpc-url", default=os.environ.get("OML_RPC_URL", "http://127.0.0.1:8545"))
     parser.add_argument("--private-key", default=os.environ.get("OML_PRIVATE_KEY", DEV_PRIVATE_KEY))
@@ -33,13 +34,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--penalty-bps", type=int, default=defaults.penalty_bps)
     parser.add_argument("--activation-delay", type=int, default=defaults.activation_delay, help="seconds")
     parser.add_argument("--clock-skew", type=int, default=claim_defaults.clock_skew, help="seconds")
+    parser.add_argument("--min-retirement-unbonding", type=int,
+                        default=registry_defaults.min_retirement_unbonding, help="seconds")
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> Deployment:
     verifier = VerifierParams(args.min_stake, args.unbonding_period, args.penalty_bps, args.activation_delay)
     deployment = deploy(connect(args.rpc_url), args.private_key, verifier, compile_contracts(), args.rpc_url,
-                        ClaimParams(clock_skew=args.clock_skew))
+                        ClaimParams(clock_skew=args.clock_skew),
+                        RegistryParams(min_retirement_unbonding=args.min_retirement_unbonding))
     deployment.save(args.out)
     return deployment
 

@@ -54,8 +54,14 @@ class ClaimInput:
 
     def attestation(self, claimant: str) -> td.ClaimAttestation:
         """What verifiers sign for this claim when `claimant` is the one who opens it."""
-        return td.ClaimAttestation(self.subject_id, int(self.kind), self.leaf, self.evidence_hash, self.served_at,
-                                   claimant)
+        return td.ClaimAttestation(self.subject_id, self.family_id, int(self.kind), self.leaf, self.evidence_hash,
+                                   self.served_at, claimant)
+
+    @property
+    def key(self) -> bytes:
+        """The offence this claim is about (ClaimManager.claimKey): one claim per key, ever."""
+        matter = self.evidence_hash if self.kind == td.ClaimKind.ALIGNMENT_BREACH else self.query_hash
+        return td.claim_key(self.kind == td.ClaimKind.LINEAGE, self.subject_id, self.family_id, matter)
 
     def as_tuple(self) -> tuple:
         return (int(self.kind), self.subject_id, self.family_id, self.query_hash, self.response_hash,
@@ -192,6 +198,21 @@ class OMLContracts:
 
     def sign_voucher(self, signer_key: bytes, voucher: td.UsageVoucher) -> bytes:
         return td.sign_typed(voucher, self.voucher_domain, signer_key)
+
+    def sign_closure(self, signer_key: bytes, closure: td.UsageClosure) -> bytes:
+        return td.sign_typed(closure, self.voucher_domain, signer_key)
+
+    def close_usage(self, key: str, closure: td.UsageClosure, signature: bytes):
+        """Closes an exiting license's usage account (UsageSettlement.close): its host may then withdraw."""
+        return self.sender(key).send(self.usage.functions.close(
+            closure.license_id, closure.cumulative_queries, signature))
+
+    def usage_closed(self, license_id: int) -> bool:
+        return self.usage.functions.accountClosed(license_id).call()
+
+    def claim_of(self, key: bytes) -> int:
+        """The claim that holds an offence (see ClaimInput.key and claim_key); 0 if none."""
+        return self.claims.functions.claimOf(key).call()
 
     def settle(self, key: str, voucher: td.UsageVoucher, signature: bytes):
         return self.sender(key).send(self.usage.functions.settle(

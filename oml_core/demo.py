@@ -146,8 +146,11 @@ def _walk(console: Console, w3, oml: OMLContracts, a: Actors) -> dict:
                   f"{_eth(slashed['slashed'])}, claimant paid {_eth(slashed['claimantPaid'])} (bond + reward), "
                   f"owners {_eth(slashed['ownersPaid'])}")
 
-    step("Host exits", "request, wait out the unbonding period, withdraw stake and unused escrow")
+    step("Host exits", "request; the permission signer closes its usage account (every σ settled); "
+         "wait out the unbonding period, withdraw stake and unused escrow")
     oml.request_exit(a.host, license_id)
+    closure = td.UsageClosure(license_id, len(permissions))
+    oml.close_usage(a.claimant, closure, oml.sign_closure(a.signer, closure))
     advance_time(w3, DEMO_TERMS.unbonding_period + 1)
     stake_back = oml.withdraw_stake(a.host, license_id)
     escrow_back = oml.withdraw_escrow(a.host, license_id)

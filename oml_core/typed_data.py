@@ -44,8 +44,9 @@ USAGE_VOUCHER_TYPE = (
     "UsageVoucher(uint256 licenseId,uint64 cumulativeQueries,uint256 cumulativeFee,"
     "bytes32 usageRoot)"
 )
+USAGE_CLOSURE_TYPE = "UsageClosure(uint256 licenseId,uint64 cumulativeQueries)"
 CLAIM_ATTESTATION_TYPE = (
-    "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,"
+    "ClaimAttestation(uint256 subjectId,uint256 familyId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,"
     "uint64 servedAt,address claimant)"
 )
 ANSWER_RECEIPT_TYPE = (
@@ -59,6 +60,7 @@ LICENSE_AGREEMENT_TYPE = (
 EIP712_DOMAIN_TYPEHASH = keccak(text=EIP712_DOMAIN_TYPE)
 PERMISSION_TYPEHASH = keccak(text=PERMISSION_TYPE)
 USAGE_VOUCHER_TYPEHASH = keccak(text=USAGE_VOUCHER_TYPE)
+USAGE_CLOSURE_TYPEHASH = keccak(text=USAGE_CLOSURE_TYPE)
 CLAIM_ATTESTATION_TYPEHASH = keccak(text=CLAIM_ATTESTATION_TYPE)
 ANSWER_RECEIPT_TYPEHASH = keccak(text=ANSWER_RECEIPT_TYPE)
 LICENSE_AGREEMENT_TYPEHASH = keccak(text=LICENSE_AGREEMENT_TYPE)
@@ -251,10 +253,29 @@ class UsageVoucher(_Message):
 
 
 @dataclass(frozen=True)
+class UsageClosure(_Message):
+    """The permission signer's word, once a license's host asked to exit, that
+    ``cumulative_queries`` is every σ it issued to the license and all are settled: it closes the
+    license's usage account on chain, which lets the host withdraw its stake."""
+
+    PRIMARY_TYPE = "UsageClosure"
+    TYPE_STRING = USAGE_CLOSURE_TYPE
+    TYPEHASH = USAGE_CLOSURE_TYPEHASH
+    FIELDS = (
+        ("licenseId", "uint256"),
+        ("cumulativeQueries", "uint64"),
+    )
+
+    license_id: int
+    cumulative_queries: int
+
+
+@dataclass(frozen=True)
 class ClaimAttestation(_Message):
     """A verifier's attestation of a claim that ``claimant`` will open (naming the claimant stops
     anyone from copying a pending openClaim and taking the reward), including when the answer was
-    served: a σ clears the host only if it was issued no later. ``kind`` is range-checked as
+    served (a σ clears the host only if it was issued no later) and, for LINEAGE, the family
+    whose fingerprint the subject answered (0 for the other kinds). ``kind`` is range-checked as
     uint8 only (not as a known ``ClaimKind``) so tests can sign kinds the contract must reject."""
 
     PRIMARY_TYPE = "ClaimAttestation"
@@ -262,6 +283,7 @@ class ClaimAttestation(_Message):
     TYPEHASH = CLAIM_ATTESTATION_TYPEHASH
     FIELDS = (
         ("subjectId", "uint256"),
+        ("familyId", "uint256"),
         ("kind", "uint8"),
         ("leaf", "bytes32"),
         ("evidenceHash", "bytes32"),
@@ -270,6 +292,7 @@ class ClaimAttestation(_Message):
     )
 
     subject_id: int
+    family_id: int
     kind: int
     leaf: bytes
     evidence_hash: bytes
@@ -456,6 +479,14 @@ def fingerprint_leaf(query_hash: bytes, response_hash: bytes, salt: bytes) -> by
     return keccak(keccak(encode(["bytes32", "bytes32", "bytes32"], words)))
 
 
+def claim_key(lineage: bool, subject_id: int, family_id: int, matter: bytes) -> bytes:
+    """ClaimManager.claimKey: the offence a claim is about (a license's or, for LINEAGE, a model's
+    answer to one fingerprint query; ALIGNMENT_BREACH: one piece of evidence). One claim per key,
+    so one answer cannot be convicted twice under two leaves."""
+    return keccak(encode(["bool", "uint256", "uint256", "bytes32"],
+                         [bool(lineage), subject_id, family_id, _bytes32("matter", matter)]))
+
+
 def usage_leaf(license_id: int, query_hash: bytes, sequence: int, issued_at: int) -> bytes:
     """Usage-tree leaf of one permission σ; same double hash as ``fingerprint_leaf``."""
     types = ["uint256", "bytes32", "uint64", "uint64"]
@@ -486,6 +517,8 @@ __all__ = [
     "NO_PERMISSION",
     "PERMISSION_TYPE",
     "PERMISSION_TYPEHASH",
+    "USAGE_CLOSURE_TYPE",
+    "USAGE_CLOSURE_TYPEHASH",
     "USAGE_VOUCHER_TYPE",
     "USAGE_VOUCHER_TYPEHASH",
     "AnswerReceipt",
@@ -495,7 +528,9 @@ __all__ = [
     "LicenseAgreement",
     "Permission",
     "Terms",
+    "UsageClosure",
     "UsageVoucher",
+    "claim_key",
     "endpoint_hash",
     "evidence_hash",
     "fingerprint_leaf",

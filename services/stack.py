@@ -19,7 +19,7 @@ from eth_account import Account
 from oml_core import typed_data as td
 from oml_core.chain.anvil import AnvilNode, advance_time, free_port
 from oml_core.chain.client import connect
-from oml_core.chain.deployment import ClaimParams, VerifierParams, deploy
+from oml_core.chain.deployment import ClaimParams, RegistryParams, VerifierParams, deploy
 from oml_core.contracts import OMLContracts
 from oml_core.fingerprint.commit import commitment_root
 from oml_core.fingerprint.record import Fingerprint
@@ -36,6 +36,8 @@ LOCAL_TERMS = td.Terms(
 LOCAL_VERIFIER_PARAMS = VerifierParams(min_stake=ETH, unbonding_period=86400, penalty_bps=2_000, activation_delay=90)
 # Claims open 2 s after their answer (on a real network: minutes, the clocks' worst disagreement).
 LOCAL_CLAIM_PARAMS = ClaimParams(clock_skew=2)
+# A retiring derived model's stake stays slashable at least as long as LOCAL_TERMS' unbonding.
+LOCAL_REGISTRY_PARAMS = RegistryParams(min_retirement_unbonding=120)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class LocalChain:
         self.w3 = connect(self.node.url)
         self.accounts = Accounts.from_keys(self.node.private_keys, *self._counts)
         self.deployment = deploy(self.w3, self.accounts.admin, self.verifier_params, rpc_url=self.node.url,
-                                 claims=self.claim_params)
+                                 claims=self.claim_params, registry=LOCAL_REGISTRY_PARAMS)
         self.deployment.save(self.deployment_path)
         self.oml = OMLContracts(self.w3, self.deployment)
         a = self.accounts

@@ -32,14 +32,15 @@ contract ClaimManager is TypedData, PaymentSender {
     error ClaimManager__BadProof();
     error ClaimManager__NoFingerprintCommitment(uint256 licenseId);
     error ClaimManager__EmptyEvidence();
-    error ClaimManager__LeafUnderClaim(bytes32 leaf, uint256 claimId);
-    error ClaimManager__LeafAlreadyUsed(bytes32 leaf, uint256 claimId);
+    error ClaimManager__AnswerUnderClaim(bytes32 claimKey, uint256 claimId);
+    error ClaimManager__AnswerAlreadyClaimed(bytes32 claimKey, uint256 claimId);
     error ClaimManager__AttestersNotSorted();
     error ClaimManager__AttesterNotActive();
     error ClaimManager__QuorumNotReached(uint256 attestingStake, uint256 activeStake);
     error ClaimManager__KindDisabled(ClaimKind kind);
     error ClaimManager__ReceiptRequired();
     error ClaimManager__UnexpectedReceipt();
+    error ClaimManager__UnexpectedFamily(uint256 familyId);
     error ClaimManager__ReceiptNotByAccused(address signer, address accused);
     error ClaimManager__OpenedTooEarly(uint64 servedAt, uint256 openableAt);
     error ClaimManager__ServedBeforeLicense(uint64 servedAt, uint64 licenseStart);
@@ -117,7 +118,7 @@ contract ClaimManager is TypedData, PaymentSender {
     bytes32 public constant PERMISSION_TYPEHASH =
         keccak256("Permission(uint256 licenseId,bytes32 queryHash,uint64 sequence,uint64 issuedAt)");
     bytes32 public constant CLAIM_ATTESTATION_TYPEHASH = keccak256(
-        "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,uint64 servedAt,address claimant)"
+        "ClaimAttestation(uint256 subjectId,uint256 familyId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,uint64 servedAt,address claimant)"
     );
     bytes32 public constant ANSWER_RECEIPT_TYPEHASH = keccak256(
         "AnswerReceipt(uint256 licenseId,bytes32 queryHash,bytes32 responseHash,uint64 servedAt,bytes32 permission)"
@@ -133,7 +134,8 @@ contract ClaimManager is TypedData, PaymentSender {
     uint256 private immutable _verifierDelay;
 
     mapping(uint256 => bytes32) private _claims;
-    mapping(bytes32 => uint256) private _leafClaim;
+    /// @dev The claim that holds each offence (claimKey): open, or closed for ever.
+    mapping(bytes32 => uint256) private _claimOf;
     mapping(bool => mapping(uint256 => Subject)) private _subjects;
     uint256 private _claimCount;
 
@@ -185,21 +187,23 @@ contract ClaimManager is TypedData, PaymentSender {
     function openClaim(ClaimInput calldata c, bytes[] calldata signatures) external payable returns (uint256 claimId) {
         if ((_enabledKinds >> uint8(c.kind)) & 1 == 0) revert ClaimManager__KindDisabled(c.kind);
         ClaimRecord memory r = _subjectRecord(c);
-        uint256 used = _leafClaim[r.leaf];
+        bytes32 key = _claimKeyOf(c, r.leaf);
+        uint256 used = _claimOf[key];
         if (used != 0) {
-            if (claimStatus(used) == ClaimStatus.Open) revert ClaimManager__LeafUnderClaim(r.leaf, used);
-            revert ClaimManager__LeafAlreadyUsed(r.leaf, used);
+            if (claimStatus(used) == ClaimStatus.Open) revert ClaimManager__AnswerUnderClaim(key, used);
+            revert ClaimManager__AnswerAlreadyClaimed(key, used);
         }
         // Attestations name the claimant, so a copied openClaim from another sender fails here.
         address[] memory attesters = _checkQuorum(
-            attestationDigest(c.subjectId, c.kind, r.leaf, c.evidenceHash, c.servedAt, msg.sender), signatures
+            attestationDigest(c.subjectId, c.familyId, c.kind, r.leaf, c.evidenceHash, c.servedAt, msg.sender),
+            signatures
         );
         r.attestersHash = keccak256(abi.encodePacked(attesters));
         r.claimant = msg.sender;
 
         claimId = ++_claimCount;
         _claims[claimId] = _stamp(keccak256(abi.encode(r)), ClaimStatus.Open);
-        _leafClaim[r.leaf] = claimId;
+        _claimOf[key] = claimId;
         Subject storage s = _subjects[c.kind == ClaimKind.LINEAGE][c.subjectId];
         // Both stay below the stake (a uint96) and the claim count: no overflow of 128 bits.
         unchecked {
@@ -290,9 +294,25 @@ contract ClaimManager is TypedData, PaymentSender {
         return _matches(_claims[claimId], r);
     }
 
-    /// @notice The claim that holds `leaf`: open, or closed (then the leaf is spent for ever); 0 if none.
-    function claimOfLeaf(bytes32 leaf) external view returns (uint256) {
-        return _leafClaim[leaf];
+    /// @notice The claim that holds an offence (see claimKey): open, or closed (then it can never
+    /// be claimed again); 0 if none.
+    function claimOf(bytes32 key) external view returns (uint256) {
+        return _claimOf[key];
+    }
+
+    /// @notice What identifies one offence: a license's answer to one fingerprint query (whether
+    /// claimed as UNPERMITTED_USE or LEAK), a model's answer to one query of a family's lineage
+    /// fingerprint, or one piece of ALIGNMENT_BREACH evidence against a license. Claims are keyed by
+    /// it, not by the leaf, so the same key committed under two salts cannot convict one answer twice.
+    /// @param lineage Whether the subject is a model's registration (LINEAGE) rather than a license.
+    /// @param familyId LINEAGE: the family whose fingerprint it is; 0 for the other kinds.
+    /// @param matter The query hash; ALIGNMENT_BREACH: the evidence hash.
+    function claimKey(bool lineage, uint256 subjectId, uint256 familyId, bytes32 matter)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(lineage, subjectId, familyId, matter));
     }
 
     /// @notice Open claims against a license (`lineage` false) or a model's registration (true).
@@ -313,6 +333,7 @@ contract ClaimManager is TypedData, PaymentSender {
     /// @notice EIP-712 digest a verifier signs to attest a claim that `claimant` will open.
     function attestationDigest(
         uint256 subjectId,
+        uint256 familyId,
         ClaimKind kind,
         bytes32 leaf,
         bytes32 evidenceHash,
@@ -321,7 +342,9 @@ contract ClaimManager is TypedData, PaymentSender {
     ) public view returns (bytes32) {
         return _digest(
             keccak256(
-                abi.encode(CLAIM_ATTESTATION_TYPEHASH, subjectId, uint8(kind), leaf, evidenceHash, servedAt, claimant)
+                abi.encode(
+                    CLAIM_ATTESTATION_TYPEHASH, subjectId, familyId, uint8(kind), leaf, evidenceHash, servedAt, claimant
+                )
             )
         );
     }
@@ -378,6 +401,8 @@ contract ClaimManager is TypedData, PaymentSender {
             (stake, root, version, r.accused) = _registry.lineageClaimInfo(c.subjectId, c.familyId);
             r.modelId = c.familyId;
         } else {
+            // The family is part of the claim's key: a stray one would let the answer be claimed twice.
+            if (c.familyId != 0) revert ClaimManager__UnexpectedFamily(c.familyId);
             (r.modelId, version, stake, root, r.accused, expiresAt, receiptSigner) = _licenses.claimInfo(c.subjectId);
         }
         if (c.kind == ClaimKind.ALIGNMENT_BREACH) {
@@ -424,6 +449,11 @@ contract ClaimManager is TypedData, PaymentSender {
         address signer =
             _recover(receiptDigest(c.subjectId, c.queryHash, c.answerHash, servedAt, c.receiptPermission), c.receipt);
         if (signer != receiptSigner) revert ClaimManager__ReceiptNotByAccused(signer, receiptSigner);
+    }
+
+    function _claimKeyOf(ClaimInput calldata c, bytes32 leaf) private pure returns (bytes32) {
+        bytes32 matter = c.kind == ClaimKind.ALIGNMENT_BREACH ? leaf : c.queryHash;
+        return claimKey(c.kind == ClaimKind.LINEAGE, c.subjectId, c.familyId, matter);
     }
 
     /// @dev The stake × slashBps a new claim may take, within what open claims leave of the stake.

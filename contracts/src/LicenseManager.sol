@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {Terms, LicenseStatus} from "./lib/OMLTypes.sol";
 import {TypedData} from "./lib/TypedData.sol";
 import {ClaimManagerBound} from "./lib/ClaimManagerBound.sol";
-import {IModelRegistry, IClaimManagerViews} from "./interfaces/IOML.sol";
+import {IModelRegistry, IClaimManagerViews, IUsageBooks} from "./interfaces/IOML.sol";
 
 /// @title LicenseManager
 /// @notice Hosts accept a model's terms, stake, and receive a license: an id, an endpoint, the
@@ -29,6 +29,7 @@ contract LicenseManager is TypedData, ClaimManagerBound {
     error LicenseManager__ZeroRoot();
     error LicenseManager__StillUnbonding(uint256 licenseId, uint256 unbondAt);
     error LicenseManager__ClaimOpen(uint256 licenseId);
+    error LicenseManager__UsageNotClosed(uint256 licenseId, uint256 withdrawableAt);
     error LicenseManager__NotClaimManager(address caller);
     error LicenseManager__NotUsageSettlement(address caller);
     error LicenseManager__ZeroValue();
@@ -156,11 +157,19 @@ contract LicenseManager is TypedData, ClaimManagerBound {
         emit ExitRequested(licenseId, unbondAt);
     }
 
-    /// @notice Pays the remaining stake back after unbonding, when no claim is open against it.
+    /// @notice Pays the remaining stake back after unbonding, when no claim is open against it and
+    /// the permission signer closed the license's usage account (every σ settled, so the fees were
+    /// taken first). If the account was not closed, the host waits a second unbonding period: a
+    /// permission service that is down, or will not close, can delay a host but not keep its stake.
     function withdraw(uint256 licenseId) external {
         License storage l = _onlyHost(licenseId);
         if (l.status != LicenseStatus.Exiting) revert LicenseManager__NotExiting(licenseId);
-        if (block.timestamp < l.unbondAt) revert LicenseManager__StillUnbonding(licenseId, l.unbondAt);
+        uint256 unbondAt = l.unbondAt;
+        if (block.timestamp < unbondAt) revert LicenseManager__StillUnbonding(licenseId, unbondAt);
+        if (!IUsageBooks(_usageSettlement).accountClosed(licenseId)) {
+            uint256 at = unbondAt + _registry.terms(l.modelId, l.termsVersion).unbondingPeriod;
+            if (block.timestamp < at) revert LicenseManager__UsageNotClosed(licenseId, at);
+        }
         if (IClaimManagerViews(_claimManager).openClaims(false, licenseId) != 0) {
             revert LicenseManager__ClaimOpen(licenseId);
         }

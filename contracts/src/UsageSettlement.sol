@@ -12,7 +12,10 @@ import {IModelRegistry, ILicenseManager} from "./interfaces/IOML.sol";
 /// from the license's escrow into the model's revenue, which owners withdraw pro rata (pull).
 /// What the escrow cannot cover is taken from the license's stake (LicenseManager.collectFees);
 /// what the stake cannot cover either is recorded as unpaid, and the voucher still settles, so
-/// the owners get everything that exists and a host cannot block its own settlement.
+/// the owners get everything that exists and a host cannot block its own settlement. Once a host
+/// asks to exit, the permission signer closes the account with a UsageClosure over every σ it
+/// issued (all settled by then); only then may the host take its stake back at the end of the
+/// unbonding (LicenseManager.withdraw), or a second unbonding later if the account was never closed.
 contract UsageSettlement is TypedData, ClaimManagerBound {
     error UsageSettlement__NotPermissionSigner(address signer);
     error UsageSettlement__VoucherNotNewer(uint256 settledQueries, uint256 cumulativeQueries);
@@ -23,6 +26,9 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     error UsageSettlement__Expired(uint256 licenseId, uint256 expiresAt);
     error UsageSettlement__NotHost(uint256 licenseId, address caller);
     error UsageSettlement__NotExited(uint256 licenseId);
+    error UsageSettlement__NotExiting(uint256 licenseId);
+    error UsageSettlement__AccountClosed(uint256 licenseId);
+    error UsageSettlement__UsageNotSettled(uint64 settledQueries, uint64 cumulativeQueries);
     error UsageSettlement__NotClaimManager(address caller);
     error UsageSettlement__NotAnOwner(uint256 modelId, address caller);
     error UsageSettlement__NothingToWithdraw();
@@ -43,11 +49,17 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     event FeesCollectedFromStake(
         uint256 indexed licenseId, uint256 indexed modelId, uint256 fromEscrow, uint256 fromStake, uint256 unpaid
     );
+    /// @notice The permission signer declared `cumulativeQueries` all the σ the license was ever
+    /// issued, all settled: no voucher settles after this, and the host may withdraw its stake.
+    event UsageClosed(uint256 indexed licenseId, uint256 indexed modelId, uint64 cumulativeQueries);
     event RevenueDeposited(uint256 indexed modelId, address indexed from, uint256 amount);
     event RevenueWithdrawn(uint256 indexed modelId, address indexed owner, uint256 amount);
 
     bytes32 public constant USAGE_VOUCHER_TYPEHASH =
         keccak256("UsageVoucher(uint256 licenseId,uint64 cumulativeQueries,uint256 cumulativeFee,bytes32 usageRoot)");
+
+    bytes32 public constant USAGE_CLOSURE_TYPEHASH =
+        keccak256("UsageClosure(uint256 licenseId,uint64 cumulativeQueries)");
 
     /// @dev One slot per license: what was settled so far and the escrow left.
     struct Account {
@@ -62,6 +74,7 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     mapping(uint256 => uint256) private _accrued;
     mapping(uint256 => mapping(address => uint256)) private _withdrawn;
     mapping(uint256 => uint256) private _unpaid;
+    mapping(uint256 => bool) private _closed;
 
     /// @param claimManager_ The ClaimManager that deposits slashed stake as revenue.
     /// @param licenses_ The LicenseManager, deployed just before this contract with this
@@ -130,6 +143,7 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
         if (!_registry.isPermissionSigner(modelId, signer, uint64(block.timestamp))) {
             revert UsageSettlement__NotPermissionSigner(signer);
         }
+        if (_closed[licenseId]) revert UsageSettlement__AccountClosed(licenseId);
         if (quota != 0 && cumulativeQueries > quota) revert UsageSettlement__QuotaExceeded(quota, cumulativeQueries);
         if (cumulativeFee > type(uint96).max) revert UsageSettlement__FeeTooLarge(cumulativeFee);
 
@@ -152,6 +166,29 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
         }
         _accrued[modelId] += paid;
         emit VoucherSettled(licenseId, modelId, cumulativeQueries, cumulativeFee, paid, usageRoot);
+    }
+
+    /// @notice Closes the usage account of an exiting license: the permission signer declares that
+    /// `cumulativeQueries` is every σ it issued to the license (it issues none once the host asked
+    /// to exit) and they are all settled. Anyone may send it; LicenseManager.withdraw waits for it.
+    /// @dev One signature per license can only ever close it at the count settled when it was signed,
+    /// so an old closure cannot pass over vouchers settled later, nor a later one over unsettled σ.
+    /// @param signature The permission signer's EIP-712 UsageClosure signature.
+    function close(uint256 licenseId, uint64 cumulativeQueries, bytes calldata signature) external {
+        bytes32 digest = _digest(keccak256(abi.encode(USAGE_CLOSURE_TYPEHASH, licenseId, cumulativeQueries)));
+        address signer = _recover(digest, signature);
+        (uint256 modelId,, LicenseStatus status,) = _licenses.usageInfo(licenseId);
+        if (!_registry.isPermissionSigner(modelId, signer, uint64(block.timestamp))) {
+            revert UsageSettlement__NotPermissionSigner(signer);
+        }
+        if (status != LicenseStatus.Exiting && status != LicenseStatus.Exited) {
+            revert UsageSettlement__NotExiting(licenseId);
+        }
+        if (_closed[licenseId]) revert UsageSettlement__AccountClosed(licenseId);
+        uint64 settled = _accounts[licenseId].settledQueries;
+        if (cumulativeQueries != settled) revert UsageSettlement__UsageNotSettled(settled, cumulativeQueries);
+        _closed[licenseId] = true;
+        emit UsageClosed(licenseId, modelId, cumulativeQueries);
     }
 
     /// @notice Adds slashed stake to a model's revenue. ClaimManager only.
@@ -194,6 +231,11 @@ contract UsageSettlement is TypedData, ClaimManagerBound {
     /// @notice Fees settled vouchers of `licenseId` owed that neither its escrow nor its stake covered.
     function unpaidFees(uint256 licenseId) external view returns (uint256) {
         return _unpaid[licenseId];
+    }
+
+    /// @notice Whether the permission signer closed the license's usage account (see close).
+    function accountClosed(uint256 licenseId) external view returns (bool) {
+        return _closed[licenseId];
     }
 
     /// @notice All revenue ever credited to `modelId`.

@@ -70,6 +70,7 @@ contract ClaimManagerTest is ClaimHelpers {
         s[0] = 1;
         vm.prank(familyAdmin);
         familyId = registry.registerModel(o, s, signer, familyTerms, TestMerkle.root(lineageLeaves), keccak256("fam"));
+        vm.warp(block.timestamp + 1); // a family accuses only models registered after its root
         o[0] = derivedAdmin;
         vm.deal(derivedAdmin, 10 ether);
         vm.prank(derivedAdmin);
@@ -179,7 +180,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(claims.claimCount(), 1, "count");
         assertStatus(id, ClaimManager.ClaimStatus.Open);
         vm.assertTrue(claims.matchesRecord(id, r), "record");
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "leaf");
+        vm.assertEq(claimOfInput(claimInput(0)), id, "leaf");
         vm.assertEq(claims.openClaims(false, licenseId), 1, "open");
         vm.assertEq(claims.openClaims(true, licenseId), 0, "open lineage");
         vm.assertEq(claims.pendingSlash(false, licenseId), SLASH, "the slash is reserved");
@@ -227,7 +228,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(claims.pendingSlash(true, derivedId), 3 ether, "registration stake reserved");
         vm.assertEq(claims.pendingSlash(false, derivedId), 0);
         vm.assertEq(claims.openClaims(false, derivedId), 0, "license counter untouched");
-        vm.assertEq(claims.claimOfLeaf(lineageLeaves[2]), id);
+        vm.assertEq(claimOfInput(c), id);
         vm.assertEq(address(claims).balance, 2 ether);
     }
 
@@ -263,7 +264,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.prank(claimant);
         uint256 id = claims.openClaim{value: BOND}(c, sigs);
         vm.assertTrue(claims.matchesRecord(id, r));
-        vm.assertEq(claims.claimOfLeaf(evidence), id);
+        vm.assertEq(claimOfInput(c), id);
         vm.assertEq(claims.openClaims(false, licenseId), 1);
     }
 
@@ -296,6 +297,7 @@ contract ClaimManagerTest is ClaimHelpers {
     function test_openClaim_onExitingLicense() public {
         vm.prank(host);
         licenses.requestExit(licenseId);
+        closeUsage(licenseId);
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
         vm.assertEq(r.slashAmount, SLASH);
         // The stake cannot leave while the claim is open, even after unbonding.
@@ -333,12 +335,12 @@ contract ClaimManagerTest is ClaimHelpers {
     function test_openClaim_revert_leafOfRefutedClaimEvenWithFreshAttestations() public {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openDefault(0);
         refuteAsHost(id, r);
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "a revealed key stays spent");
+        vm.assertEq(claimOfInput(claimInput(0)), id, "a revealed key stays spent");
         ClaimManager.ClaimInput memory c = claimInput(0);
         c.evidenceHash = keccak256("another transcript");
         bytes[] memory sigs = signAttestation(c, sortByAddress(three()));
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafAlreadyUsed.selector, leaves[0], id));
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerAlreadyClaimed.selector, claims.claimKey(false, licenseId, 0, queryHashes[0]), id));
         claims.openClaim{value: BOND}(c, sigs);
     }
 
@@ -465,7 +467,7 @@ contract ClaimManagerTest is ClaimHelpers {
         ClaimManager.ClaimInput memory c = leakInput(0);
         bytes[] memory sigs = signAttestation(c, three());
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafUnderClaim.selector, leaves[0], id));
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerUnderClaim.selector, claims.claimKey(false, licenseId, 0, queryHashes[0]), id));
         claims.openClaim{value: BOND}(c, sigs);
     }
 
@@ -477,7 +479,7 @@ contract ClaimManagerTest is ClaimHelpers {
         c.evidenceHash = keccak256("later transcript");
         bytes[] memory sigs = signAttestation(c, three());
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafAlreadyUsed.selector, leaves[0], id));
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerAlreadyClaimed.selector, claims.claimKey(false, licenseId, 0, queryHashes[0]), id));
         claims.openClaim{value: BOND}(c, sigs);
     }
 
@@ -486,15 +488,16 @@ contract ClaimManagerTest is ClaimHelpers {
         (uint256 id, ClaimManager.ClaimRecord memory r) = openAs(claimant, alignmentInput(e), three());
         vm.warp(r.deadline);
         claims.execute(id, r);
-        // The evidence hash is the key: spent even against another license.
-        uint256 other = acquire(host, STAKE);
-        vm.warp(block.timestamp + CLOCK_SKEW);
+        // The evidence hash keys the claim against this license: spent, whatever else changes.
         ClaimManager.ClaimInput memory c = alignmentInput(e);
-        c.subjectId = other;
-        c.servedAt = licenseStart(other);
+        c.servedAt += 1;
         bytes[] memory sigs = signAttestation(c, three());
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafAlreadyUsed.selector, e, id));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ClaimManager.ClaimManager__AnswerAlreadyClaimed.selector, claims.claimKey(false, licenseId, 0, e), id
+            )
+        );
         claims.openClaim{value: BOND}(c, sigs);
     }
 
@@ -652,9 +655,9 @@ contract ClaimManagerTest is ClaimHelpers {
         // Replaying the public signatures to have the attesters penalized again fails: the refuted
         // claim keeps its leaf (the key is revealed, so spent).
         vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__LeafAlreadyUsed.selector, leaves[0], id));
+        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerAlreadyClaimed.selector, claims.claimKey(false, licenseId, 0, queryHashes[0]), id));
         claims.openClaim{value: BOND}(c, sigs);
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), id);
+        vm.assertEq(claimOfInput(claimInput(0)), id);
     }
 
     function test_openClaim_revert_frontRunCopyFromAnotherSender() public {
@@ -669,12 +672,13 @@ contract ClaimManagerTest is ClaimHelpers {
         claims.openClaim{value: BOND}(c, sigs);
         vm.prank(claimant);
         uint256 id = claims.openClaim{value: BOND}(c, sigs);
-        vm.assertEq(claims.claimOfLeaf(leaves[1]), id);
+        vm.assertEq(claimOfInput(claimInput(1)), id);
     }
 
     function test_openClaim_revert_licenseNotSlashable() public {
         vm.prank(host);
         licenses.requestExit(licenseId);
+        closeUsage(licenseId);
         vm.warp(block.timestamp + terms.unbondingPeriod);
         vm.prank(host);
         licenses.withdraw(licenseId);
@@ -743,7 +747,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(host.balance, hostBefore + BOND, "bond to the accused");
         vm.assertEq(claimant.balance, claimantBefore, "claimant loses the bond");
         vm.assertEq(address(claims).balance, 0);
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "revealed leaf stays spent");
+        vm.assertEq(claimOfInput(claimInput(0)), id, "revealed leaf stays spent");
         vm.assertEq(claims.openClaims(false, licenseId), 0);
         vm.assertEq(claims.pendingSlash(false, licenseId), 0, "the reservation is released");
         vm.assertEq(licenseStake(licenseId), STAKE, "stake untouched");
@@ -1063,7 +1067,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(licenseStake(licenseId), STAKE - SLASH, "stake slashed");
         vm.assertEq(address(licenses).balance, STAKE - SLASH);
         vm.assertEq(address(claims).balance, 0);
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), id, "leaf spent");
+        vm.assertEq(claimOfInput(claimInput(0)), id, "leaf spent");
         vm.assertEq(claims.openClaims(false, licenseId), 0);
         vm.assertEq(claims.pendingSlash(false, licenseId), 0, "the reservation is taken");
         // The owners can take their shares (3 : 1).
@@ -1357,7 +1361,7 @@ contract ClaimManagerTest is ClaimHelpers {
         vm.assertEq(
             claims.CLAIM_ATTESTATION_TYPEHASH(),
             keccak256(
-                "ClaimAttestation(uint256 subjectId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,uint64 servedAt,address claimant)"
+                "ClaimAttestation(uint256 subjectId,uint256 familyId,uint8 kind,bytes32 leaf,bytes32 evidenceHash,uint64 servedAt,address claimant)"
             )
         );
         vm.assertEq(
@@ -1374,6 +1378,7 @@ contract ClaimManagerTest is ClaimHelpers {
                     abi.encode(
                         claims.CLAIM_ATTESTATION_TYPEHASH(),
                         uint256(7),
+                        uint256(3),
                         uint8(2),
                         bytes32("l"),
                         bytes32("e"),
@@ -1383,9 +1388,11 @@ contract ClaimManagerTest is ClaimHelpers {
                 )
             )
         );
-        vm.assertEq(claims.attestationDigest(7, ClaimKind.LINEAGE, "l", "e", 5, claimant), expectedAtt);
+        vm.assertEq(claims.attestationDigest(7, 3, ClaimKind.LINEAGE, "l", "e", 5, claimant), expectedAtt);
         // The serving time is attested: the same claim with another time is another digest.
-        vm.assertTrue(claims.attestationDigest(7, ClaimKind.LINEAGE, "l", "e", 6, claimant) != expectedAtt);
+        vm.assertTrue(claims.attestationDigest(7, 3, ClaimKind.LINEAGE, "l", "e", 6, claimant) != expectedAtt);
+        // So is the family: attestations for one family convict nobody on behalf of another.
+        vm.assertTrue(claims.attestationDigest(7, 4, ClaimKind.LINEAGE, "l", "e", 5, claimant) != expectedAtt);
         bytes32 expectedReceipt = keccak256(
             abi.encodePacked(
                 hex"1901",
@@ -1439,7 +1446,7 @@ contract ClaimManagerTest is ClaimHelpers {
     function deployWith(uint32 skew, uint8 kinds) internal returns (ClaimManager cm) {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
-        ModelRegistry r = new ModelRegistry(predicted);
+        ModelRegistry r = new ModelRegistry(predicted, MIN_RETIREMENT_UNBONDING);
         LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
         VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
@@ -1462,7 +1469,7 @@ contract ClaimManagerTest is ClaimHelpers {
         for (uint256 i; i < 4; ++i) {
             address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
             address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
-            ModelRegistry r = new ModelRegistry(predicted);
+            ModelRegistry r = new ModelRegistry(predicted, MIN_RETIREMENT_UNBONDING);
             LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
             VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
             UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
@@ -1500,7 +1507,7 @@ contract ClaimManagerTest is ClaimHelpers {
     function test_constructor_acceptsPredictedAddress() public {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
-        ModelRegistry r = new ModelRegistry(predicted);
+        ModelRegistry r = new ModelRegistry(predicted, MIN_RETIREMENT_UNBONDING);
         LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
         VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u = new UsageSettlement(IModelRegistry(address(r)), ILicenseManager(address(l)), predicted);
@@ -1521,7 +1528,7 @@ contract ClaimManagerTest is ClaimHelpers {
     }
 
     function test_RevertWhen_constructor_registryWiredElsewhere() public {
-        ModelRegistry r = new ModelRegistry(address(0xBEEF));
+        ModelRegistry r = new ModelRegistry(address(0xBEEF), MIN_RETIREMENT_UNBONDING);
         vm.expectRevert(
             abi.encodeWithSelector(ClaimManager.ClaimManager__WiredElsewhere.selector, address(r), address(0xBEEF))
         );
@@ -1556,7 +1563,7 @@ contract ClaimManagerTest is ClaimHelpers {
     function test_RevertWhen_constructor_laterDependencyWiredElsewhere() public {
         // Registry and licenses name the new ClaimManager; the verifier registry is the fixture's.
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 2);
-        ModelRegistry r = new ModelRegistry(predicted);
+        ModelRegistry r = new ModelRegistry(predicted, MIN_RETIREMENT_UNBONDING);
         LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, address(usage));
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -1576,7 +1583,7 @@ contract ClaimManagerTest is ClaimHelpers {
     function test_RevertWhen_constructor_usageWiredElsewhere() public {
         address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
         address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);
-        ModelRegistry r = new ModelRegistry(predicted);
+        ModelRegistry r = new ModelRegistry(predicted, MIN_RETIREMENT_UNBONDING);
         LicenseManager l = new LicenseManager(IModelRegistry(address(r)), predicted, usageAt);
         VerifierRegistry v = new VerifierRegistry(1 ether, 30 days, 2 days, 2_000, predicted);
         UsageSettlement u =
@@ -1597,7 +1604,7 @@ contract ClaimManagerTest is ClaimHelpers {
     function test_views_emptyState() public view {
         vm.assertEq(claims.claimCount(), 0);
         vm.assertEq(uint256(claims.claimStatus(1)), uint256(ClaimManager.ClaimStatus.None));
-        vm.assertEq(claims.claimOfLeaf(leaves[0]), 0);
+        vm.assertEq(claimOfInput(claimInput(0)), 0);
         vm.assertEq(claims.openClaims(false, licenseId), 0);
         vm.assertEq(claims.openClaims(true, modelId), 0);
         vm.assertEq(claims.pendingSlash(false, licenseId), 0);

@@ -38,9 +38,11 @@ contract LicenseManagerTest is UnitHelpers {
         return keccak256(abi.encodePacked(hex"1901", domainOf(address(licenses)), structHash));
     }
 
+    /// @dev Exit as the protocol has it: the permission service closes the usage account.
     function exitAndWait(uint256 id) internal returns (uint256 unbondAt) {
         vm.prank(host);
         licenses.requestExit(id);
+        closeUsage(id);
         unbondAt = block.timestamp + terms.unbondingPeriod;
         vm.warp(unbondAt);
     }
@@ -395,6 +397,36 @@ contract LicenseManagerTest is UnitHelpers {
         licenses.withdraw(licenseId);
     }
 
+    function test_RevertWhen_withdraw_usageNotClosed() public {
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        uint256 unbondAt = block.timestamp + terms.unbondingPeriod;
+        uint256 fallbackAt = unbondAt + terms.unbondingPeriod;
+        vm.warp(unbondAt);
+        vm.prank(host);
+        vm.expectRevert(
+            abi.encodeWithSelector(LicenseManager.LicenseManager__UsageNotClosed.selector, licenseId, fallbackAt)
+        );
+        licenses.withdraw(licenseId);
+        vm.warp(fallbackAt - 1);
+        vm.prank(host);
+        vm.expectRevert(
+            abi.encodeWithSelector(LicenseManager.LicenseManager__UsageNotClosed.selector, licenseId, fallbackAt)
+        );
+        licenses.withdraw(licenseId);
+    }
+
+    /// @dev A permission service that is down, or will not close, delays the host; it cannot keep its stake.
+    function test_withdraw_withoutClosureAfterASecondUnbonding() public {
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        vm.warp(block.timestamp + 2 * uint256(terms.unbondingPeriod));
+        uint256 before = host.balance;
+        vm.prank(host);
+        licenses.withdraw(licenseId);
+        vm.assertEq(host.balance, before + 10 ether);
+    }
+
     function test_RevertWhen_withdraw_claimOpen() public {
         openClaimOn(0);
         exitAndWait(licenseId);
@@ -451,6 +483,7 @@ contract LicenseManagerTest is UnitHelpers {
         bytes memory call_ = abi.encodeCall(LicenseManager.acquireLicense, (modelId, ENDPOINT, th, gateway));
         uint256 id = abi.decode(a.exec(address(licenses), 10 ether, call_), (uint256));
         a.exec(address(licenses), 0, abi.encodeCall(LicenseManager.requestExit, (id)));
+        closeUsage(id);
         vm.warp(block.timestamp + terms.unbondingPeriod);
         a.setReject(true);
         vm.expectRevert(abi.encodeWithSelector(LicenseManager.LicenseManager__TransferFailed.selector));
@@ -460,6 +493,7 @@ contract LicenseManagerTest is UnitHelpers {
     function testFuzz_withdraw_onlyAfterUnbondAt(uint256 wait) public {
         vm.prank(host);
         licenses.requestExit(licenseId);
+        closeUsage(licenseId);
         uint256 at = block.timestamp + terms.unbondingPeriod;
         wait = bound(wait, 0, 2 * uint256(terms.unbondingPeriod));
         vm.warp(block.timestamp + wait);

@@ -58,11 +58,46 @@ contract ModelRegistryTest is UnitHelpers {
         unbondAt = block.timestamp + terms.unbondingPeriod;
     }
 
+    /// @dev Retires `id` for good: requests retirement, waits it out and withdraws the stake.
+    function withdrawAll(uint256 id, address by) internal {
+        vm.warp(retire(id, by));
+        vm.prank(by);
+        registry.withdrawRegistration(id);
+    }
+
+    /// @dev A model derived from `parentId` by `by` with terms `t`, staking what the registry asks.
+    function registerDerivedWith(address by, uint256 parentId, Terms memory t) internal returns (uint256 id) {
+        (address[] memory o, uint256[] memory s) = oneOwner(by);
+        uint256 stake = requiredStake(parentId);
+        vm.deal(by, by.balance + stake);
+        vm.prank(by);
+        id = registry.registerDerivedModel{value: stake}(parentId, o, s, signer, t, bytes32(0), keccak256("d"));
+    }
+
+    /// @dev The largest registrationStake over the current terms of `cursor` and its ancestors.
+    function requiredStake(uint256 cursor) internal view returns (uint256 stake) {
+        while (cursor != 0) {
+            (, Terms memory t,) = registry.currentTerms(cursor);
+            if (t.registrationStake > stake) stake = t.registrationStake;
+            (, cursor,,,) = registry.modelInfo(cursor);
+        }
+    }
+
     // -------------------------------------------------------------- constructor
 
     function test_constructor_storesClaimManager() public {
-        ModelRegistry r = new ModelRegistry(address(0xC0FFEE));
+        ModelRegistry r = new ModelRegistry(address(0xC0FFEE), 9 days);
         vm.assertEq(r.claimManager(), address(0xC0FFEE));
+        vm.assertEq(r.minRetirementUnbonding(), 9 days);
+    }
+
+    function test_minRetirementUnbonding_fixture() public view {
+        vm.assertEq(registry.minRetirementUnbonding(), MIN_RETIREMENT_UNBONDING);
+    }
+
+    function test_RevertWhen_constructor_zeroMinRetirementUnbonding() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__ZeroMinRetirementUnbonding.selector));
+        new ModelRegistry(address(0xC0FFEE), 0);
     }
 
     function test_claimManager_fixtureIsWired() public view {
@@ -71,7 +106,7 @@ contract ModelRegistryTest is UnitHelpers {
 
     function test_RevertWhen_constructor_zeroClaimManager() public {
         vm.expectRevert(abi.encodeWithSelector(ClaimManagerBound.ClaimManagerBound__ZeroAddress.selector));
-        new ModelRegistry(address(0));
+        new ModelRegistry(address(0), MIN_RETIREMENT_UNBONDING);
     }
 
     // ------------------------------------------------------------ registerModel
@@ -306,6 +341,131 @@ contract ModelRegistryTest is UnitHelpers {
         vm.assertEq(uint256(stake), 2 ether);
     }
 
+    function test_registerDerivedModel_recordsLineage() public {
+        vm.warp(block.timestamp + 10);
+        uint256 child = registerDerived(other, modelId);
+        (uint40 at, uint40 rootAt, uint8 depth, uint40 unbondAt, bool retired) = registry.lineageInfo(child);
+        vm.assertEq(uint256(at), block.timestamp);
+        vm.assertEq(uint256(rootAt), 0, "registered without a root");
+        vm.assertEq(uint256(depth), 1);
+        vm.assertEq(uint256(unbondAt), 0);
+        vm.assertFalse(retired);
+        uint256 grandchild = registerDerived(address(0xCC), child);
+        (,, depth,,) = registry.lineageInfo(grandchild);
+        vm.assertEq(uint256(depth), 2);
+        (at, rootAt, depth,,) = registry.lineageInfo(modelId);
+        vm.assertEq(uint256(at), 1_700_000_000, "the fixture registered its model at its start");
+        vm.assertEq(uint256(rootAt), 1_700_000_000, "with its root");
+        vm.assertEq(uint256(depth), 0);
+    }
+
+    function test_RevertWhen_lineageInfo_unknownModel() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnknownModel.selector, 8));
+        registry.lineageInfo(8);
+    }
+
+    function test_RevertWhen_registerDerivedModel_tooDeep() public {
+        uint256 cursor = modelId;
+        for (uint256 i; i < 16; ++i) {
+            cursor = registerDerived(address(uint160(0x2000 + i)), cursor);
+        }
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.deal(other, 5 ether);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__LineageTooDeep.selector));
+        registry.registerDerivedModel{value: 5 ether}(cursor, o, s, signer, terms, bytes32(0), bytes32(0));
+    }
+
+    /// @dev The stake is the largest any declared ancestor asks, whichever it is.
+    function test_registerDerivedModel_stakeIsFamilyMaximum() public {
+        Terms memory cheap = copyTerms();
+        cheap.registrationStake = 1 ether;
+        uint256 child = registerDerivedWith(other, modelId, cheap);
+        (,, uint96 childStake,,) = registry.modelInfo(child);
+        vm.assertEq(uint256(childStake), 5 ether, "its parent asks 5");
+        (address[] memory o, uint256[] memory s) = oneOwner(address(0xCC));
+        vm.deal(address(0xCC), 10 ether);
+        vm.prank(address(0xCC));
+        vm.expectRevert(
+            abi.encodeWithSelector(ModelRegistry.ModelRegistry__WrongRegistrationStake.selector, 5 ether, 1 ether)
+        );
+        registry.registerDerivedModel{value: 1 ether}(child, o, s, signer, terms, bytes32(0), bytes32(0));
+        // A dearer parent under a cheaper grandparent sets the price itself.
+        Terms memory dear = copyTerms();
+        dear.registrationStake = 7 ether;
+        vm.prank(other);
+        registry.updateTerms(child, dear);
+        uint256 grandchild = registerDerivedWith(address(0xCC), child, terms);
+        (,, uint96 stake,,) = registry.modelInfo(grandchild);
+        vm.assertEq(uint256(stake), 7 ether);
+    }
+
+    function test_RevertWhen_registerDerivedModel_unbondingBelowParent() public {
+        Terms memory t = copyTerms();
+        t.unbondingPeriod = terms.unbondingPeriod - 1;
+        (address[] memory o, uint256[] memory s) = oneOwner(other);
+        vm.deal(other, 5 ether);
+        vm.prank(other);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ModelRegistry.ModelRegistry__UnbondingTooShort.selector, terms.unbondingPeriod, t.unbondingPeriod
+            )
+        );
+        registry.registerDerivedModel{value: 5 ether}(modelId, o, s, signer, t, bytes32(0), bytes32(0));
+    }
+
+    function test_registerDerivedModel_unbondingEqualToFamilyAccepted() public {
+        Terms memory t = copyTerms();
+        t.unbondingPeriod = 9 days;
+        uint256 child = registerDerivedWith(other, modelId, t);
+        uint256 grandchild = registerDerivedWith(address(0xCC), child, t);
+        vm.assertEq(uint256(registry.terms(grandchild, 1).unbondingPeriod), 9 days);
+    }
+
+    function test_RevertWhen_registerDerivedModel_parentRetired() public {
+        uint256 parent = registerDerived(other, modelId);
+        withdrawAll(parent, other);
+        (address[] memory o, uint256[] memory s) = oneOwner(address(0xCC));
+        vm.deal(address(0xCC), 5 ether);
+        vm.prank(address(0xCC));
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__Retired.selector, parent));
+        registry.registerDerivedModel{value: 5 ether}(parent, o, s, signer, terms, bytes32(0), bytes32(0));
+    }
+
+    /// @dev A retired ancestor's last terms still count: retiring it lowers nothing below it.
+    function test_registerDerivedModel_retiredGrandparentStillCounts() public {
+        Terms memory dear = copyTerms();
+        dear.registrationStake = 8 ether;
+        dear.unbondingPeriod = 10 days;
+        uint256 grandparent = registerDerivedWith(other, modelId, dear);
+        uint256 parent = registerDerivedWith(address(0xCC), grandparent, dear);
+        Terms memory cheap = copyTerms();
+        cheap.registrationStake = 1 ether;
+        cheap.unbondingPeriod = 10 days;
+        vm.prank(address(0xCC));
+        registry.updateTerms(parent, cheap);
+        vm.prank(other);
+        registry.requestRetirement(grandparent);
+        vm.warp(block.timestamp + 10 days);
+        vm.prank(other);
+        registry.withdrawRegistration(grandparent);
+        (address[] memory o, uint256[] memory s) = oneOwner(address(0xDD));
+        vm.deal(address(0xDD), 8 ether);
+        vm.prank(address(0xDD));
+        uint256 id = registry.registerDerivedModel{value: 8 ether}(parent, o, s, signer, dear, bytes32(0), bytes32(0));
+        (,, uint96 stake,,) = registry.modelInfo(id);
+        vm.assertEq(uint256(stake), 8 ether);
+    }
+
+    function test_registerModel_recordsRootTime() public {
+        vm.warp(block.timestamp + 100);
+        uint256 id = registerBase(other, keccak256("r"));
+        (uint40 at, uint40 rootAt, uint8 depth,,) = registry.lineageInfo(id);
+        vm.assertEq(uint256(at), block.timestamp);
+        vm.assertEq(uint256(rootAt), block.timestamp);
+        vm.assertEq(uint256(depth), 0);
+    }
+
     // -------------------------------------------------------------- updateTerms
 
     function test_updateTerms_publishesNewVersion() public {
@@ -343,6 +503,55 @@ contract ModelRegistryTest is UnitHelpers {
         registry.updateTerms(modelId, t);
     }
 
+    function test_RevertWhen_updateTerms_derivedBelowParentUnbonding() public {
+        uint256 id = registerDerived(other, modelId);
+        Terms memory t = copyTerms();
+        t.unbondingPeriod = terms.unbondingPeriod - 1;
+        vm.prank(other);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ModelRegistry.ModelRegistry__UnbondingTooShort.selector, terms.unbondingPeriod, t.unbondingPeriod
+            )
+        );
+        registry.updateTerms(id, t);
+    }
+
+    /// @dev The floor is the ancestors' current unbonding: raised above the child's, the child must follow.
+    function test_updateTerms_derivedFollowsRaisedAncestor() public {
+        uint256 child = registerDerived(other, modelId);
+        uint256 grandchild = registerDerived(address(0xCC), child);
+        Terms memory t = copyTerms();
+        t.unbondingPeriod = 20 days;
+        vm.prank(admin);
+        registry.updateTerms(modelId, t);
+        Terms memory same = copyTerms();
+        vm.prank(address(0xCC));
+        vm.expectRevert(
+            abi.encodeWithSelector(ModelRegistry.ModelRegistry__UnbondingTooShort.selector, 20 days, 7 days)
+        );
+        registry.updateTerms(grandchild, same);
+        vm.prank(address(0xCC));
+        registry.updateTerms(grandchild, t);
+        vm.assertEq(uint256(registry.terms(grandchild, 2).unbondingPeriod), 20 days);
+    }
+
+    function test_updateTerms_baseModelMayShortenUnbonding() public {
+        Terms memory t = copyTerms();
+        t.unbondingPeriod = terms.challengeWindow + 1;
+        vm.prank(admin);
+        registry.updateTerms(modelId, t);
+        (, Terms memory cur,) = registry.currentTerms(modelId);
+        vm.assertEq(uint256(cur.unbondingPeriod), uint256(t.unbondingPeriod));
+    }
+
+    function test_RevertWhen_updateTerms_retired() public {
+        uint256 id = registerDerived(other, modelId);
+        withdrawAll(id, other);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__Retired.selector, id));
+        registry.updateTerms(id, terms);
+    }
+
     // ----------------------------------------------------------- setLineageRoot
 
     function test_setLineageRoot_setsOnce() public {
@@ -366,6 +575,24 @@ contract ModelRegistryTest is UnitHelpers {
         expectInvalidTerms("lineage root");
         vm.prank(other);
         registry.setLineageRoot(id, bytes32(0));
+    }
+
+    function test_setLineageRoot_recordsTime() public {
+        uint256 id = registerWith(terms);
+        vm.warp(block.timestamp + 1 hours);
+        vm.prank(other);
+        registry.setLineageRoot(id, keccak256("root"));
+        (uint40 at, uint40 rootAt,,,) = registry.lineageInfo(id);
+        vm.assertEq(uint256(at), block.timestamp - 1 hours);
+        vm.assertEq(uint256(rootAt), block.timestamp);
+    }
+
+    function test_RevertWhen_setLineageRoot_retired() public {
+        uint256 id = registerDerived(other, modelId);
+        withdrawAll(id, other);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__Retired.selector, id));
+        registry.setLineageRoot(id, keccak256("root"));
     }
 
     function test_RevertWhen_setLineageRoot_notAdmin() public {
@@ -610,6 +837,47 @@ contract ModelRegistryTest is UnitHelpers {
         registry.requestRetirement(id);
     }
 
+    /// @dev The protocol minimum applies when the terms' own unbonding is shorter.
+    function test_requestRetirement_atLeastProtocolMinimum() public {
+        registry = new ModelRegistry(address(claims), 30 days);
+        uint256 parent = registerBase(admin, bytes32(0));
+        uint256 id = registerDerived(other, parent);
+        uint256 at = block.timestamp + 30 days;
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.RetirementRequested(id, at);
+        vm.prank(other);
+        registry.requestRetirement(id);
+        (,,, uint40 unbondAt,) = registry.lineageInfo(id);
+        vm.assertEq(uint256(unbondAt), at);
+    }
+
+    /// @dev Terms published after the request do not move the unbonding it fixed.
+    function test_requestRetirement_fixedAgainstLaterTerms() public {
+        Terms memory longer = copyTerms();
+        longer.unbondingPeriod = 20 days;
+        uint256 id = registerDerivedWith(other, modelId, longer);
+        vm.prank(other);
+        registry.requestRetirement(id);
+        uint256 at = block.timestamp + 20 days;
+        vm.prank(other);
+        registry.updateTerms(id, terms); // 7 days: as short as the family allows
+        vm.warp(block.timestamp + 7 days);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__StillUnbonding.selector, id, at));
+        registry.withdrawRegistration(id);
+        vm.warp(at);
+        vm.prank(other);
+        registry.withdrawRegistration(id);
+    }
+
+    function test_RevertWhen_requestRetirement_retired() public {
+        uint256 id = registerDerived(other, modelId);
+        withdrawAll(id, other);
+        vm.prank(other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NothingStaked.selector, id));
+        registry.requestRetirement(id);
+    }
+
     function test_RevertWhen_requestRetirement_baseModel() public {
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__NothingStaked.selector, modelId));
@@ -640,6 +908,8 @@ contract ModelRegistryTest is UnitHelpers {
         uint256 before = other.balance;
         vmx.expectEmit(address(registry));
         emit ModelRegistry.RegistrationWithdrawn(id, other, 5 ether);
+        vmx.expectEmit(address(registry));
+        emit ModelRegistry.ModelRetired(id);
         vm.prank(other);
         registry.withdrawRegistration(id);
         vm.assertEq(other.balance, before + 5 ether);
@@ -647,6 +917,31 @@ contract ModelRegistryTest is UnitHelpers {
         vm.assertEq(address(registry).balance, 0);
         (,, uint96 stake,,) = registry.modelInfo(id);
         vm.assertEq(uint256(stake), 0);
+    }
+
+    /// @dev A Retired model takes no new license, but what licenses and claims already rely on
+    /// stays readable: old terms, claim terms, signers, owners.
+    function test_withdrawRegistration_retiresModel() public {
+        uint256 id = registerDerived(other, modelId);
+        withdrawAll(id, other);
+        (,,,, bool retired) = registry.lineageInfo(id);
+        vm.assertTrue(retired);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__Retired.selector, id));
+        registry.currentTerms(id);
+        vm.assertEq(uint256(registry.terms(id, 1).minStake), uint256(terms.minStake));
+        (uint96 bond,,,,) = registry.claimTerms(id, 1);
+        vm.assertEq(uint256(bond), uint256(terms.claimBond));
+        vm.assertEq(registry.permissionSigner(id), signer);
+        vm.assertTrue(registry.isPermissionSigner(id, signer, uint64(block.timestamp)));
+        vm.assertTrue(registry.permissionClears(id, signer, uint64(block.timestamp), uint64(block.timestamp)));
+        vm.assertEq(registry.adminOf(id), other);
+        (uint256 sh,) = registry.sharesOf(id, other);
+        vm.assertEq(sh, 1);
+        // Its licenses' signers can still be rotated or revoked.
+        vm.prank(other);
+        registry.revokeSigner(id, newSigner);
+        vm.prank(other);
+        registry.proposeSigner(id, address(0x5153));
     }
 
     function test_RevertWhen_withdrawRegistration_notRetiring() public {
@@ -667,6 +962,7 @@ contract ModelRegistryTest is UnitHelpers {
 
     function test_RevertWhen_withdrawRegistration_lineageClaimOpen() public {
         uint256 family = registerBase(address(0xFA), fingerprintRoot);
+        vm.warp(block.timestamp + 1); // the family's root must predate the subject
         uint256 id = registerDerived(other, modelId);
         openLineageClaim(id, family, 2);
         vm.assertEq(claims.openClaims(true, id), 1);
@@ -713,6 +1009,7 @@ contract ModelRegistryTest is UnitHelpers {
 
     function test_lineageClaimInfo_returnsClaimInputs() public {
         uint256 family = registerBase(address(0xFA), keccak256("fam"));
+        vm.warp(block.timestamp + 1);
         uint256 id = registerDerived(other, modelId);
         (uint256 stake, bytes32 root, uint32 version, address accused) = registry.lineageClaimInfo(id, family);
         vm.assertEq(stake, 5 ether);
@@ -758,18 +1055,68 @@ contract ModelRegistryTest is UnitHelpers {
         registry.lineageClaimInfo(77, modelId);
     }
 
-    function test_RevertWhen_lineageClaimInfo_tooDeep() public {
+    /// @dev MAX_LINEAGE_DEPTH declared ancestors are allowed, and a claim against the deepest
+    /// model walks them all; one more is refused at registration, so no walk is ever longer.
+    function test_lineageClaimInfo_atMaxDepth() public {
         uint256 family = registerBase(address(0xFA), keccak256("fam"));
+        vm.warp(block.timestamp + 1);
         uint256 cursor = modelId;
-        // 16 derivations: the walk reaches the base model at depth 16, still allowed.
         for (uint256 i; i < 16; ++i) {
             cursor = registerDerived(address(uint160(0x2000 + i)), cursor);
         }
+        (,, uint8 depth,,) = registry.lineageInfo(cursor);
+        vm.assertEq(uint256(depth), 16);
         (uint256 stake,,,) = registry.lineageClaimInfo(cursor, family);
         vm.assertEq(stake, 5 ether);
-        cursor = registerDerived(address(0x3000), cursor);
-        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__LineageTooDeep.selector));
-        registry.lineageClaimInfo(cursor, family);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__SameFamily.selector, cursor, modelId));
+        registry.lineageClaimInfo(cursor, modelId);
+    }
+
+    /// @dev Issue 13 item 5: a family whose root was set in the subject's own second does not
+    /// predate it.
+    function test_RevertWhen_lineageClaimInfo_familyRegisteredSameSecond() public {
+        uint256 family = registerBase(address(0xFA), keccak256("fam"));
+        uint256 id = registerDerived(other, modelId);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__LineageRootNotPrior.selector, id, family));
+        registry.lineageClaimInfo(id, family);
+    }
+
+    /// @dev A family registered before the subject but whose root was set after it cannot accuse it.
+    function test_RevertWhen_lineageClaimInfo_rootSetAfterSubject() public {
+        uint256 family = registerWith(terms);
+        vm.warp(block.timestamp + 1);
+        uint256 id = registerDerived(other, modelId);
+        vm.warp(block.timestamp + 1);
+        vm.prank(other);
+        registry.setLineageRoot(family, keccak256("late"));
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__LineageRootNotPrior.selector, id, family));
+        registry.lineageClaimInfo(id, family);
+        // The same family may accuse what registers after its root.
+        vm.warp(block.timestamp + 1);
+        uint256 later = registerDerived(address(0xCC), modelId);
+        (, bytes32 root,,) = registry.lineageClaimInfo(later, family);
+        vm.assertEq(root, keccak256("late"));
+    }
+
+    function test_RevertWhen_lineageClaimInfo_subjectRetired() public {
+        uint256 family = registerBase(address(0xFA), keccak256("fam"));
+        vm.warp(block.timestamp + 1);
+        uint256 id = registerDerived(other, modelId);
+        withdrawAll(id, other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__Retired.selector, id));
+        registry.lineageClaimInfo(id, family);
+    }
+
+    function test_RevertWhen_lineageClaimInfo_familyRetired() public {
+        uint256 family = registerDerived(address(0xFA), modelId);
+        vm.prank(address(0xFA));
+        registry.setLineageRoot(family, keccak256("fam"));
+        vm.warp(block.timestamp + 1);
+        uint256 id = registerDerived(other, modelId);
+        registry.lineageClaimInfo(id, family); // accepted while the family is registered
+        withdrawAll(family, address(0xFA));
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__Retired.selector, family));
+        registry.lineageClaimInfo(id, family);
     }
 
     // -------------------------------------------------------- slashRegistration
@@ -813,7 +1160,7 @@ contract ModelRegistryTest is UnitHelpers {
 
     function test_RevertWhen_slashRegistration_claimManagerRejectsEth() public {
         ClaimManagerStub stub = new ClaimManagerStub();
-        registry = new ModelRegistry(address(stub));
+        registry = new ModelRegistry(address(stub), MIN_RETIREMENT_UNBONDING);
         uint256 parent = registerBase(other, bytes32(0));
         uint256 id = registerDerived(address(0xCC), parent);
         vm.prank(address(stub));
@@ -866,6 +1213,13 @@ contract ModelRegistryTest is UnitHelpers {
         vm.assertEq(uint256(v), 1);
         vm.assertEq(uint256(t.minStake), 10 ether);
         vm.assertEq(h, keccak256(abi.encode(terms)));
+    }
+
+    function test_RevertWhen_currentTerms_retired() public {
+        uint256 id = registerDerived(other, modelId);
+        withdrawAll(id, other);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.ModelRegistry__Retired.selector, id));
+        registry.currentTerms(id);
     }
 
     function test_RevertWhen_currentTerms_unknownModel() public {

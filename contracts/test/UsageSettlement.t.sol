@@ -34,6 +34,7 @@ contract UsageSettlementTest is UnitHelpers {
     function exitLicense() internal {
         vm.prank(host);
         licenses.requestExit(licenseId);
+        closeUsage(licenseId);
         vm.warp(block.timestamp + terms.unbondingPeriod);
         vm.prank(host);
         licenses.withdraw(licenseId);
@@ -225,6 +226,7 @@ contract UsageSettlementTest is UnitHelpers {
         uint256 id = abi.decode(a.exec(address(licenses), 10 ether, acq), (uint256));
         a.exec(address(usage), 1 ether, abi.encodeCall(UsageSettlement.depositEscrow, (id)));
         a.exec(address(licenses), 0, abi.encodeCall(LicenseManager.requestExit, (id)));
+        closeUsage(id);
         vm.warp(block.timestamp + terms.unbondingPeriod);
         a.exec(address(licenses), 0, abi.encodeCall(LicenseManager.withdraw, (id)));
         a.setReject(true);
@@ -460,6 +462,7 @@ contract UsageSettlementTest is UnitHelpers {
         settleBy(SIGNER_PK, 100, 0.1 ether);
         vm.assertEq(usage.accruedRevenue(modelId), 0.1 ether);
         vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 10 ether - 0.099 ether);
+        closeUsage(licenseId);
         vm.warp(block.timestamp + terms.unbondingPeriod);
         uint256 before = host.balance;
         vm.prank(host);
@@ -467,12 +470,90 @@ contract UsageSettlementTest is UnitHelpers {
         vm.assertEq(host.balance, before + 10 ether - 0.099 ether, "the host gets back its stake less the fees");
     }
 
-    /// @dev After the host withdrew its stake a voucher still settles (nothing to take: all unpaid).
+    /// @dev After the host withdrew its stake (the account was never closed, so it waited the second
+    /// unbonding) a voucher still settles: nothing to take, all unpaid.
     function test_settle_afterWithdrawalRecordsAllUnpaid() public {
-        exitLicense();
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        vm.warp(block.timestamp + 2 * uint256(terms.unbondingPeriod));
+        vm.prank(host);
+        licenses.withdraw(licenseId);
         settleBy(SIGNER_PK, 10, 0.01 ether);
         vm.assertEq(usage.unpaidFees(licenseId), 0.01 ether);
         vm.assertEq(usage.accruedRevenue(modelId), 0);
+    }
+
+    // ------------------------------------------------------------------ close
+
+    function test_close_afterExitWithEverySigmaSettled() public {
+        deposit(1 ether);
+        settleBy(SIGNER_PK, 10, 0.01 ether);
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        vm.assertFalse(usage.accountClosed(licenseId));
+        vmx.expectEmit(address(usage));
+        emit UsageSettlement.UsageClosed(licenseId, modelId, 10);
+        vm.prank(address(0xA11CE)); // anyone may send it
+        usage.close(licenseId, 10, closureSig(SIGNER_PK, licenseId, 10));
+        vm.assertTrue(usage.accountClosed(licenseId));
+    }
+
+    function test_close_withNoUsageAtAll() public {
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        usage.close(licenseId, 0, closureSig(SIGNER_PK, licenseId, 0));
+        vm.assertTrue(usage.accountClosed(licenseId));
+    }
+
+    /// @dev The host cannot close its own account early: the license must be exiting ...
+    function test_RevertWhen_close_licenseActive() public {
+        bytes memory sig = closureSig(SIGNER_PK, licenseId, 0);
+        vm.expectRevert(abi.encodeWithSelector(UsageSettlement.UsageSettlement__NotExiting.selector, licenseId));
+        usage.close(licenseId, 0, sig);
+    }
+
+    /// @dev ... and a closure signed before a later voucher settled cannot pass over it, nor one
+    /// over σ not settled yet: the count must be exactly what was settled.
+    function test_RevertWhen_close_countIsNotWhatWasSettled() public {
+        deposit(1 ether);
+        bytes memory early = closureSig(SIGNER_PK, licenseId, 0);
+        settleBy(SIGNER_PK, 10, 0.01 ether);
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        vm.expectRevert(abi.encodeWithSelector(UsageSettlement.UsageSettlement__UsageNotSettled.selector, 10, 0));
+        usage.close(licenseId, 0, early);
+        bytes memory ahead = closureSig(SIGNER_PK, licenseId, 12);
+        vm.expectRevert(abi.encodeWithSelector(UsageSettlement.UsageSettlement__UsageNotSettled.selector, 10, 12));
+        usage.close(licenseId, 12, ahead);
+    }
+
+    function test_RevertWhen_close_notByThePermissionSigner() public {
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        uint256 hostPk = 0xB0B;
+        bytes memory sig = closureSig(hostPk, licenseId, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(UsageSettlement.UsageSettlement__NotPermissionSigner.selector, vm.addr(hostPk))
+        );
+        usage.close(licenseId, 0, sig);
+    }
+
+    /// @dev Once closed, no voucher settles: the signer declared it had issued nothing more.
+    function test_RevertWhen_settleOrCloseAfterClosed() public {
+        deposit(1 ether);
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        closeUsage(licenseId);
+        bytes memory sig = voucherSig(SIGNER_PK, licenseId, 3, 0.003 ether, ROOT);
+        vm.expectRevert(abi.encodeWithSelector(UsageSettlement.UsageSettlement__AccountClosed.selector, licenseId));
+        usage.settle(licenseId, 3, 0.003 ether, ROOT, sig);
+        bytes memory again = closureSig(SIGNER_PK, licenseId, 0);
+        vm.expectRevert(abi.encodeWithSelector(UsageSettlement.UsageSettlement__AccountClosed.selector, licenseId));
+        usage.close(licenseId, 0, again);
+    }
+
+    function test_closureTypehash() public view {
+        vm.assertEq(usage.USAGE_CLOSURE_TYPEHASH(), keccak256("UsageClosure(uint256 licenseId,uint64 cumulativeQueries)"));
     }
 
     function test_unpaidFees_startsAtZero() public view {

@@ -34,6 +34,29 @@ def _check_uint(what: str, label: str, value: int, bits: int) -> None:
 
 
 @dataclass(frozen=True)
+class RegistryParams:
+    """ModelRegistry constructor, after the ClaimManager's address: (uint32 minRetirementUnbonding).
+
+    `min_retirement_unbonding`: the shortest time, in seconds, a retiring derived model's
+    registration stake stays slashable, whatever its terms say (it unbonds after the longer of the
+    two): the time a claimant has to open a LINEAGE claim against a derivative that retires the
+    moment it is caught. The contract refuses 0."""
+    min_retirement_unbonding: int = 7 * 86400
+
+    def __post_init__(self):
+        _check_uint("registry", "minRetirementUnbonding", self.min_retirement_unbonding, 32)
+        if self.min_retirement_unbonding == 0:
+            raise ChainError("registry minRetirementUnbonding must be at least 1 second")
+
+    def as_args(self) -> tuple[int]:
+        return (self.min_retirement_unbonding,)
+
+    def as_json(self) -> dict:
+        """The deployment file's `registryParams`."""
+        return {"minRetirementUnbonding": self.min_retirement_unbonding}
+
+
+@dataclass(frozen=True)
 class VerifierParams:
     """VerifierRegistry constructor: (uint96 minStake, uint32 unbondingPeriod, uint32 activationDelay,
     uint16 penaltyBps). Both delays must exceed every model's challenge window: ClaimManager refuses
@@ -100,6 +123,7 @@ class Deployment:
     abis: dict[str, list]
     verifier_params: dict = field(default_factory=dict)
     claim_params: dict = field(default_factory=dict)
+    registry_params: dict = field(default_factory=dict)
 
     def address(self, name: str) -> str:
         if name not in self.addresses:
@@ -119,7 +143,7 @@ class Deployment:
     def to_json(self) -> dict:
         return {"chainId": self.chain_id, "rpcUrl": self.rpc_url, "deployer": self.deployer,
                 "blockNumber": self.block_number, "verifierParams": self.verifier_params,
-                "claimParams": self.claim_params,
+                "claimParams": self.claim_params, "registryParams": self.registry_params,
                 "contracts": {n: {"address": self.addresses[n], "abi": self.abis[n]} for n in self.addresses}}
 
     def save(self, path: str | Path) -> Path:
@@ -138,7 +162,8 @@ class Deployment:
                    block_number=int(data["blockNumber"]),
                    addresses={n: c["address"] for n, c in contracts.items()},
                    abis={n: c["abi"] for n, c in contracts.items()},
-                   verifier_params=data.get("verifierParams", {}), claim_params=data.get("claimParams", {}))
+                   verifier_params=data.get("verifierParams", {}), claim_params=data.get("claimParams", {}),
+                   registry_params=data.get("registryParams", {}))
 
     @classmethod
     def load(cls, path: str | Path) -> Deployment:
@@ -153,7 +178,7 @@ class Deployment:
 
 def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
            compiled: dict[str, CompiledContract] | None = None, rpc_url: str | None = None,
-           claims: ClaimParams = ClaimParams()) -> Deployment:
+           claims: ClaimParams = ClaimParams(), registry: RegistryParams = RegistryParams()) -> Deployment:
     """Deploy the five contracts in PROTOCOL.md's order with their constructor arguments.
 
     The first four take the ClaimManager's address, which does not exist yet: it is predicted
@@ -175,7 +200,7 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
     usage_settlement = predicted_create_address(sender.address, nonce + CONTRACT_NAMES.index("UsageSettlement"))
     addresses: dict[str, str] = {}
     constructor_args = {
-        "ModelRegistry": lambda: (claim_manager,),
+        "ModelRegistry": lambda: (claim_manager, *registry.as_args()),
         "VerifierRegistry": lambda: (*verifier.as_args(), claim_manager),
         "LicenseManager": lambda: (addresses["ModelRegistry"], claim_manager, usage_settlement),
         "UsageSettlement": lambda: (addresses["ModelRegistry"], addresses["LicenseManager"], claim_manager),
@@ -196,7 +221,8 @@ def deploy(w3: Web3, private_key, verifier: VerifierParams = VerifierParams(),
             raise ChainError(f"{name} deployed at {addresses[name]}, predicted {predicted}")
     return Deployment(chain_id=w3.eth.chain_id, rpc_url=rpc_url or _provider_url(w3),
                       deployer=sender.address, block_number=first_block, addresses=addresses, abis=abis,
-                      verifier_params=verifier.as_json(), claim_params=claims.as_json())
+                      verifier_params=verifier.as_json(), claim_params=claims.as_json(),
+                      registry_params=registry.as_json())
 
 
 def predicted_create_address(deployer: str, nonce: int) -> str:

@@ -10,17 +10,17 @@ from oml_core.chain.anvil import DEV_PRIVATE_KEY
 from oml_core.cli.common import cli_errors, console, err_console, parse_wei
 
 if TYPE_CHECKING:  # web3 costs ~0.6 s to import: only commands that use it pay for it
-    from oml_core.chain.deployment import ClaimParams, Deployment, VerifierParams
+    from oml_core.chain.deployment import ClaimParams, Deployment, RegistryParams, VerifierParams
 
 ANVIL_CHAIN_ID = 31337
 
 
 def deploy_and_save(rpc_url: str, private_key: str, out: Path,
                     verifier: VerifierParams | None = None, recompile: bool = False,
-                    claims: ClaimParams | None = None) -> Deployment:
+                    claims: ClaimParams | None = None, registry: RegistryParams | None = None) -> Deployment:
     from oml_core.chain.client import connect
     from oml_core.chain.compiler import compile_contracts
-    from oml_core.chain.deployment import ClaimParams, VerifierParams, deploy
+    from oml_core.chain.deployment import ClaimParams, RegistryParams, VerifierParams, deploy
 
     w3 = connect(rpc_url)
     if private_key.lower().removeprefix("0x") == DEV_PRIVATE_KEY[2:] and w3.eth.chain_id != ANVIL_CHAIN_ID:
@@ -28,7 +28,7 @@ def deploy_and_save(rpc_url: str, private_key: str, out: Path,
                           style="yellow", markup=False, soft_wrap=True)
     compiled = compile_contracts(force=recompile)
     deployment = deploy(w3, private_key, verifier or VerifierParams(), compiled, rpc_url=rpc_url,
-                        claims=claims or ClaimParams())
+                        claims=claims or ClaimParams(), registry=registry or RegistryParams())
     path = deployment.save(out)
     _print_deployment(deployment, path)
     return deployment
@@ -56,10 +56,12 @@ def deploy_command(
     penalty_bps: Annotated[int, typer.Option(min=0, max=10_000, help="VerifierRegistry penaltyBps (1/100 %).")] = 1000,
     activation_delay: Annotated[int, typer.Option(min=1, help="VerifierRegistry activationDelay, seconds (longer than any challenge window).")] = 3 * 86400,
     clock_skew: Annotated[int, typer.Option(min=1, help="ClaimManager clockSkew, seconds a claim waits after its answer.")] = 120,
+    min_retirement_unbonding: Annotated[int, typer.Option(min=1, help="ModelRegistry minRetirementUnbonding, seconds a retiring derived model's stake stays slashable at least.")] = 7 * 86400,
     recompile: Annotated[bool, typer.Option("--recompile", help="Ignore build/contracts.json and compile again.")] = False,
 ) -> None:
     """Deploy ModelRegistry, VerifierRegistry, LicenseManager, UsageSettlement, ClaimManager (the first four answer to the fifth)."""
-    from oml_core.chain.deployment import ClaimParams, VerifierParams
+    from oml_core.chain.deployment import ClaimParams, RegistryParams, VerifierParams
 
     verifier = VerifierParams(int(min_stake), unbonding_period, penalty_bps, activation_delay)
-    deploy_and_save(rpc_url, private_key, out, verifier, recompile, ClaimParams(clock_skew=clock_skew))
+    deploy_and_save(rpc_url, private_key, out, verifier, recompile, ClaimParams(clock_skew=clock_skew),
+                    RegistryParams(min_retirement_unbonding=min_retirement_unbonding))

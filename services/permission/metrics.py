@@ -59,7 +59,7 @@ VOUCHERS_SIGNED = Counter("oml_vouchers_signed_total", "UsageVouchers signed.")
 CHAIN_EVENTS = Counter("oml_chain_events_applied_total", "Chain events applied, by name.", label="event")
 MIRROR_POLLS = Counter("oml_chain_mirror_polls_total", "Chain mirror polls.")
 EXIT_SETTLEMENTS = Counter("oml_exit_settlements_total",
-                           "Final vouchers of exiting licenses: settled, nothing to settle, or failed attempts.",
+                           "Exiting licenses' last vouchers and usage closures: settled (and closed), closed, nothing left, or failed attempts.",
                            label="outcome")
 MIRROR_ROLLBACKS = Counter("oml_chain_mirror_rollbacks_total",
                            "Reorgs deeper than the confirmation depth that the mirror rolled back.")

@@ -2,14 +2,16 @@
 settled before, from the license's escrow and, beyond it, from the license's stake, into the
 model's revenue).
 
-`ExitSettler` settles each license's final voucher once its host has asked to exit: the chain
-mirror tells it of every ExitRequested after the chunk holding it has committed, and a worker
-thread signs a voucher over every σ the license was issued (none can be added once the license
-is exiting) and sends `settle` with the configured settler key, before the unbonding ends and the
-host can take its stake. It is idempotent (it asks the chain what is settled first, and a voucher
-someone else settled meanwhile counts as done), retries with backoff until it succeeds, and picks
-up after a restart every exiting license whose usage is not settled yet. Without a settler key it
-only logs a WARNING per exit: someone must then settle the last voucher before the unbonding ends.
+`ExitSettler` settles each license's final voucher once its host has asked to exit, then closes
+its usage account: the chain mirror tells it of every ExitRequested after the chunk holding it has
+committed, and a worker thread signs a voucher over every σ the license was issued (none can be
+added once the license is exiting), sends `settle` with the configured settler key, then signs a
+`UsageClosure` over that count and sends `close`. The host can take its stake back at the end of
+the unbonding only once its account is closed (or a second unbonding later), so no host leaves
+with fees unpaid. It is idempotent (it asks the chain what is settled and closed first, and a
+voucher someone else settled meanwhile counts as done), retries with backoff until it succeeds,
+and picks up after a restart every exiting license. Without a settler key it only logs a WARNING
+per exit: someone must then settle and close, or the host waits the second unbonding.
 """
 from __future__ import annotations
 
@@ -75,7 +77,9 @@ class ExitSettler:
                         "unbonding ends at %d, or the host withdraws the stake that should pay its fees",
                         license_id, issued, settled, unbond_at)
         else:
-            log.info("license %d requested exit; all of its %d σ are settled", license_id, issued)
+            log.warning("license %d requested exit with all of its %d σ settled, and no settler key is configured "
+                        "(OML_PERMISSION_SETTLER_KEY): nobody closes its usage account, so its host waits a second "
+                        "unbonding period after %d to withdraw", license_id, issued, unbond_at)
 
     def enqueue(self, license_id: int) -> None:
         with self._wake:
@@ -107,6 +111,28 @@ class ExitSettler:
             return sorted(self._pending)
 
     # ------------------------------------------------------------------ settling
+
+    def finish_license(self, license_id: int) -> str:
+        """Settles what is left of an exiting license's usage, then closes its account. Returns
+        "settled" (a voucher was settled and the account closed), "closed" (only closed), or
+        "nothing" (it was closed already)."""
+        if self.oml.usage_closed(license_id):
+            return "nothing"
+        settled = self.settle_license(license_id)
+        issued, _ = self._usage(license_id)
+        count = self.oml.usage_account(license_id)[0]
+        if count < issued:
+            raise RuntimeError(f"license {license_id} has {issued} σ issued but {count} settled on chain")
+        closure = td.UsageClosure(license_id, count)
+        try:
+            self.oml.close_usage(self.key, closure, self.books.signer.sign_closure(closure))
+        except TransactionFailed as exc:
+            if exc.error_name == "UsageSettlement__AccountClosed":  # someone closed it meanwhile
+                return settled
+            raise
+        log.info("closed license %d's usage account at %d σ: its host may withdraw after the unbonding",
+                 license_id, count)
+        return "settled" if settled == "settled" else "closed"
 
     def settle_license(self, license_id: int) -> str:
         """Settles every σ of the license not settled on chain yet. Returns "settled", or
@@ -148,7 +174,7 @@ class ExitSettler:
 
     def _attempt(self, license_id: int) -> None:
         try:
-            outcome = self.settle_license(license_id)
+            outcome = self.finish_license(license_id)
         except Exception as exc:  # noqa: BLE001 - RPC, gas, a rotated signer: retry with backoff
             with self._wake:
                 attempts = self._pending.get(license_id, (0.0, 0))[1] + 1
@@ -172,7 +198,7 @@ class ExitSettler:
             return (0, 0) if row is None else (int(row.issued or 0), int(row.settled_queries or 0))
 
     def _unsettled_exits(self) -> list[int]:
+        """Every exiting license: finish_license asks the chain whether it is closed already."""
         with self.db.read() as session:
             return list(session.execute(
-                select(License.license_id).where(License.status == "exiting",
-                                                 License.issued > License.settled_queries)).scalars())
+                select(License.license_id).where(License.status == "exiting")).scalars())

@@ -39,6 +39,9 @@ class Signer:
     def sign_voucher(self, voucher: td.UsageVoucher) -> bytes:
         return td.sign_typed(voucher, self.voucher_domain, self._key)
 
+    def sign_closure(self, closure: td.UsageClosure) -> bytes:
+        return td.sign_typed(closure, self.voucher_domain, self._key)
+
 
 def load_private_key(settings: Settings) -> bytes:
     """From OML_PERMISSION_KEYSTORE (+ _KEYSTORE_PASSWORD), else OML_PERMISSION_SIGNER_KEY."""

@@ -63,8 +63,9 @@ class ChainView:
         return _read("permissionClears", lambda: self.oml.registry.functions.permissionClears(
             model_id, signer, issued_at, served_at).call())
 
-    def claim_of_leaf(self, leaf: bytes) -> int:
-        return _read("claimOfLeaf", lambda: self.oml.claims.functions.claimOfLeaf(leaf).call())
+    def claim_of(self, key: bytes) -> int:
+        """The claim that holds an offence (ClaimInput.key): open, or closed for ever; 0 if none."""
+        return _read("claimOf", lambda: self.oml.claim_of(key))
 
     def quorum_stake(self) -> int:
         """Counted stake a claim's attesters must hold (two thirds of the active stake)."""

@@ -1,7 +1,7 @@
 """The life of a claim this verifier leads: gathering -> opened -> executed | refuted (| lost).
 
-Every chain write is made idempotent by reading first: before opening, ClaimManager.claimOfLeaf
-tells whether a claim on the leaf exists (we may have crashed after sending openClaim; then we
+Every chain write is made idempotent by reading first: before opening, ClaimManager.claimOf
+tells whether a claim on the answer exists (we may have crashed after sending openClaim; then we
 adopt it); before executing, claimStatus tells whether it is still Open. A failure leaves the
 claim as it was, to be retried on a later pass.
 """
@@ -21,7 +21,7 @@ from services.verifier.peers import gather
 from services.verifier.records import CLAIMANT, record_from_json
 from services.verifier.store import Store
 
-LEAF_TAKEN = ("ClaimManager__LeafUnderClaim", "ClaimManager__LeafAlreadyUsed")
+ANSWER_TAKEN = ("ClaimManager__AnswerUnderClaim", "ClaimManager__AnswerAlreadyClaimed")
 
 
 class Deferred(Exception):
@@ -45,7 +45,7 @@ class ClaimDriver:
     def _open(self, row: ClaimRow) -> None:
         transcript = Transcript.model_validate_json(self.store.transcript(row.transcript_id).body)
         claim = transcript.claim_input()
-        existing = self.chain.claim_of_leaf(claim.leaf)
+        existing = self.chain.claim_of(claim.key)
         if existing:
             return self._adopt(row, existing)
         license = self.chain.license(transcript.license_id)
@@ -64,8 +64,8 @@ class ClaimDriver:
             opened = self.chain.open_claim("0x" + self.key.hex(), claim, gathered.attestations,
                                            self.chain.claim_bond(license))
         except TransactionFailed as exc:
-            if exc.error_name in LEAF_TAKEN:  # someone (maybe we, before a crash) got there first
-                return self._adopt(row, self.chain.claim_of_leaf(claim.leaf))
+            if exc.error_name in ANSWER_TAKEN:  # someone (maybe we, before a crash) got there first
+                return self._adopt(row, self.chain.claim_of(claim.key))
             raise Deferred(str(exc)) from None
         self.store.claim_opened(row.id, opened)
 

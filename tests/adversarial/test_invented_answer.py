@@ -62,4 +62,4 @@ def test_an_invented_answer_convicts_nobody(stack, lead):
 
     assert claim_count(chain) == claims_before
     assert license_stake(chain, license.license_id) == stake
-    assert chain.oml.claims.functions.claimOfLeaf(fp.leaf).call() == 0  # the key is not even spent
+    assert chain.oml.claim_of(td.claim_key(False, license.license_id, 0, fp.query_hash)) == 0  # not even spent

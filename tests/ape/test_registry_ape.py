@@ -14,7 +14,7 @@ def stack(project, accounts):
     deployer = accounts[0]
     claim_manager = predicted_create_address(deployer.address, deployer.nonce + 4)
     usage_settlement = predicted_create_address(deployer.address, deployer.nonce + 3)
-    registry = deployer.deploy(project.ModelRegistry, claim_manager)
+    registry = deployer.deploy(project.ModelRegistry, claim_manager, 7200)
     verifiers = deployer.deploy(project.VerifierRegistry, ETH, 86400, 7200, 2_000, claim_manager)
     licenses = deployer.deploy(project.LicenseManager, registry, claim_manager, usage_settlement)
     usage = deployer.deploy(project.UsageSettlement, registry, licenses, claim_manager)
@@ -49,7 +49,7 @@ def test_custom_errors_surface_in_ape(stack, accounts, model_id, project):
         licenses.acquireLicense(model_id, "https://h.example", b"\2" * 32, accounts[2], sender=accounts[2],
                                 value=10 * ETH)
     # a ClaimManager over contracts that answer to another one refuses to deploy
-    other = accounts[0].deploy(project.ModelRegistry, accounts[5])
+    other = accounts[0].deploy(project.ModelRegistry, accounts[5], 7200)
     _, licenses_, usage, verifiers, _ = stack
     with ape.reverts(project.ClaimManager.ClaimManager__WiredElsewhere):
         accounts[0].deploy(project.ClaimManager, other, licenses_, verifiers, usage, 120, 1)

@@ -9,8 +9,14 @@ from typer.testing import CliRunner
 
 from oml_core.chain.anvil import AnvilNode
 from oml_core.chain.client import TxSender, connect
-from oml_core.chain.deployment import CONTRACT_NAMES, Deployment, deploy, predicted_create_address
-from oml_core.chain.errors import TransactionFailed
+from oml_core.chain.deployment import (
+    CONTRACT_NAMES,
+    Deployment,
+    RegistryParams,
+    deploy,
+    predicted_create_address,
+)
+from oml_core.chain.errors import ChainError, TransactionFailed
 from oml_core.cli.main import app
 
 
@@ -51,7 +57,7 @@ def test_a_claim_manager_over_contracts_that_name_another_refuses_to_deploy(anvi
     """What a wrong address prediction (or a mixed deployment) runs into: a named revert."""
     sender = deployment.sender(w3, anvil.private_keys[3])
     a = deployment.addresses
-    stray, _ = sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address)
+    stray, _ = sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address, 86400)
     with pytest.raises(TransactionFailed) as caught:
         sender.deploy(compiled["ClaimManager"].abi, compiled["ClaimManager"].bytecode,
                       stray, a["LicenseManager"], a["VerifierRegistry"], a["UsageSettlement"], 120, 1)
@@ -75,7 +81,7 @@ def test_a_usage_settlement_over_a_license_manager_that_names_another_refuses_to
 def test_predicted_addresses_match_create(anvil, w3, compiled):
     sender = TxSender(w3, anvil.private_keys[5])
     nonce = w3.eth.get_transaction_count(sender.address)
-    address, _ = sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address)
+    address, _ = sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address, 86400)
     assert address == predicted_create_address(sender.address, nonce)
 
 
@@ -104,7 +110,8 @@ def test_saved_deployment_loads_back(tmp_path, w3, deployment):
 def test_cli_deploy_writes_a_valid_file(tmp_path, anvil, w3, chain_snapshot):
     out = tmp_path / "deployment.json"
     result = CliRunner().invoke(app, ["deploy", "--rpc-url", anvil.url, "--out", str(out),
-                                      "--min-stake", "0.5ether", "--penalty-bps", "2500"])
+                                      "--min-stake", "0.5ether", "--penalty-bps", "2500",
+                                      "--min-retirement-unbonding", "86400"])
     assert result.exit_code == 0, result.output
     written = Deployment.load(out)
     assert written.rpc_url == anvil.url and written.chain_id == anvil.chain_id
@@ -113,10 +120,31 @@ def test_cli_deploy_writes_a_valid_file(tmp_path, anvil, w3, chain_snapshot):
     assert written.verifier_params == {"minStake": 5 * 10**17, "unbondingPeriod": 7 * 86400,
                                        "activationDelay": 3 * 86400, "penaltyBps": 2500}
     assert written.claim_params == {"clockSkew": 120, "enabledKinds": [0]}
+    assert written.registry_params == {"minRetirementUnbonding": 86400}
+    assert written.contract(w3, "ModelRegistry").functions.minRetirementUnbonding().call() == 86400
     assert tuple(written.contract(w3, "ClaimManager").functions.config().call()) == (120, 1, 3 * 86400 - 1)
     assert_wired(w3, written)
     assert tuple(written.contract(w3, "VerifierRegistry").functions.config().call()) == (
         5 * 10**17, 7 * 86400, 3 * 86400, 2500)
+
+
+def test_default_deployment_gives_retirements_a_week(w3, deployment):
+    """A retiring derived model's stake stays slashable at least 7 days by default."""
+    assert deployment.registry_params == {"minRetirementUnbonding": 7 * 86400}
+    assert deployment.contract(w3, "ModelRegistry").functions.minRetirementUnbonding().call() == 7 * 86400
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 2**32, "7 days"])
+def test_registry_params_refuse_what_the_constructor_cannot_take(seconds):
+    with pytest.raises(ChainError, match="minRetirementUnbonding"):
+        RegistryParams(min_retirement_unbonding=seconds)
+
+
+def test_a_registry_without_a_retirement_minimum_refuses_to_deploy(anvil, w3, deployment, compiled):
+    sender = deployment.sender(w3, anvil.private_keys[3])
+    with pytest.raises(TransactionFailed) as caught:
+        sender.deploy(compiled["ModelRegistry"].abi, compiled["ModelRegistry"].bytecode, sender.address, 0)
+    assert caught.value.error_name == "ModelRegistry__ZeroMinRetirementUnbonding"
 
 
 def test_cli_bad_rpc_url_is_one_line_and_nonzero(tmp_path):

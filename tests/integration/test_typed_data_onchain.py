@@ -105,11 +105,15 @@ def test_permission_and_attestation_digests_match(stack):
         assert stack.oml.claims.functions.permissionDigest(
             p.license_id, p.query_hash, p.sequence, p.issued_at).call() == p.digest(stack.oml.permission_domain)
     for kind in td.ClaimKind:
-        a = td.ClaimAttestation(secrets.randbelow(2**256), int(kind), secrets.token_bytes(32), secrets.token_bytes(32),
-                                secrets.randbelow(2**64), Account.create().address)
+        a = td.ClaimAttestation(secrets.randbelow(2**256), secrets.randbelow(2**256), int(kind),
+                                secrets.token_bytes(32), secrets.token_bytes(32), secrets.randbelow(2**64),
+                                Account.create().address)
         assert stack.oml.claims.functions.attestationDigest(
-            a.subject_id, a.kind, a.leaf, a.evidence_hash, a.served_at, a.claimant
+            a.subject_id, a.family_id, a.kind, a.leaf, a.evidence_hash, a.served_at, a.claimant
         ).call() == a.digest(stack.oml.domain("ClaimManager"))
+        lineage, matter = kind == td.ClaimKind.LINEAGE, secrets.token_bytes(32)
+        assert stack.oml.claims.functions.claimKey(lineage, a.subject_id, a.family_id, matter).call() == \
+            td.claim_key(lineage, a.subject_id, a.family_id, matter)
     for _ in range(5):
         r = td.AnswerReceipt(secrets.randbelow(2**256), secrets.token_bytes(32), secrets.token_bytes(32),
                              secrets.randbelow(2**64), secrets.token_bytes(32))
@@ -172,7 +176,7 @@ def test_python_merkle_proofs_open_claims_for_every_tree_position(stack):
     assert len(lengths) > 1
     for i in (0, 5, 12):
         opened = stack.open(i)
-        assert stack.oml.claims.functions.claimOfLeaf(opened.record[10]).call() == opened.claim_id
+        assert stack.oml.claim_of(td.claim_key(False, stack.license_id, 0, opened.record[9])) == opened.claim_id
         # refuted, so the next claim is not refused for want of unreserved stake
         sigma = td.Permission(stack.license_id, stack.fingerprints[i][0], i + 1, stack.served_at)
         stack.oml.refute(stack.host, opened, sigma, stack.oml.sign_permission(stack.signer, sigma))
@@ -198,7 +202,7 @@ def test_tampered_claims_are_rejected(stack):
     assert copied.value.error_name in ("ClaimManager__AttesterNotActive", "ClaimManager__AttestersNotSorted")
     opened = stack.oml.open_claim(stack.claimant, good, stack.attestations(good), DEMO_TERMS.claim_bond)
     assert stack.oml.claim_status(opened.claim_id) == "Open"
-    _reverts_with("ClaimManager__LeafUnderClaim", stack.oml.open_claim, stack.claimant, good,
+    _reverts_with("ClaimManager__AnswerUnderClaim", stack.oml.open_claim, stack.claimant, good,
                   stack.attestations(good), DEMO_TERMS.claim_bond)
 
 
@@ -207,5 +211,5 @@ def test_refuted_claim_keeps_its_revealed_leaf_spent(stack, w3):
     sigma = td.Permission(stack.license_id, stack.fingerprints[3][0], 1, stack.served_at)
     stack.oml.refute(stack.host, opened, sigma, stack.oml.sign_permission(stack.signer, sigma))
     again = stack.claim_input(3, evidence_hash=secrets.token_bytes(32))
-    _reverts_with("ClaimManager__LeafAlreadyUsed", stack.oml.open_claim, stack.claimant, again,
+    _reverts_with("ClaimManager__AnswerAlreadyClaimed", stack.oml.open_claim, stack.claimant, again,
                   stack.attestations(again), DEMO_TERMS.claim_bond)

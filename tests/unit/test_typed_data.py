@@ -22,6 +22,7 @@ from oml_core.typed_data import (
     LicenseAgreement,
     Permission,
     Terms,
+    UsageClosure,
     UsageVoucher,
 )
 
@@ -38,7 +39,8 @@ H1, H2, H3 = keccak(b"1"), keccak(b"2"), keccak(b"3")
 MESSAGES = [
     Permission(license_id=7, query_hash=H1, sequence=3, issued_at=1_700_000_000),
     UsageVoucher(license_id=7, cumulative_queries=12, cumulative_fee=10**18, usage_root=H2),
-    ClaimAttestation(subject_id=9, kind=ClaimKind.LEAK, leaf=H1, evidence_hash=H3, served_at=1_700_000_123,
+    UsageClosure(license_id=7, cumulative_queries=12),
+    ClaimAttestation(subject_id=9, family_id=4, kind=ClaimKind.LEAK, leaf=H1, evidence_hash=H3, served_at=1_700_000_123,
                      claimant=ADDR_A),
     AnswerReceipt(license_id=7, query_hash=H1, response_hash=H2, served_at=1_700_000_001, permission=H3),
     LicenseAgreement(model_id=1, host=ADDR_B, terms_hash=H2, endpoint_hash=H3),
@@ -46,6 +48,7 @@ MESSAGES = [
 TYPE_STRINGS = {
     Permission: td.PERMISSION_TYPE,
     UsageVoucher: td.USAGE_VOUCHER_TYPE,
+    UsageClosure: td.USAGE_CLOSURE_TYPE,
     ClaimAttestation: td.CLAIM_ATTESTATION_TYPE,
     AnswerReceipt: td.ANSWER_RECEIPT_TYPE,
     LicenseAgreement: td.LICENSE_AGREEMENT_TYPE,
@@ -180,7 +183,8 @@ address = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 @given(
     st.builds(Permission, uint256, b32, uint64, uint64)
     | st.builds(UsageVoucher, uint256, uint64, uint256, b32)
-    | st.builds(ClaimAttestation, uint256, st.integers(0, 255), b32, b32, uint64, address)
+    | st.builds(UsageClosure, uint256, uint64)
+    | st.builds(ClaimAttestation, uint256, uint256, st.integers(0, 255), b32, b32, uint64, address)
     | st.builds(AnswerReceipt, uint256, b32, b32, uint64, b32),
     st.integers(1, 2**64),
 )
@@ -271,8 +275,10 @@ def test_terms_bounds_accepted():
         (lambda: Permission(1, H1, 2**64, 0), "sequence"),
         (lambda: UsageVoucher(1, 2**64, 0, H1), "cumulative_queries"),
         (lambda: UsageVoucher(1, 0, 0, H1 + b"\x00"), "usage_root"),
-        (lambda: ClaimAttestation(1, 256, H1, H2, 0, ADDR_A), "kind"),
-        (lambda: ClaimAttestation(1, 0, H1, H2, 2**64, ADDR_A), "served_at"),
+        (lambda: UsageClosure(1, 2**64), "cumulative_queries"),
+        (lambda: ClaimAttestation(1, 0, 256, H1, H2, 0, ADDR_A), "kind"),
+        (lambda: ClaimAttestation(1, 0, 0, H1, H2, 2**64, ADDR_A), "served_at"),
+        (lambda: ClaimAttestation(1, -1, 0, H1, H2, 0, ADDR_A), "family_id"),
         (lambda: AnswerReceipt(1, H1, H2, -1, H3), "served_at"),
         (lambda: AnswerReceipt(1, H1, H2, 0, b"short"), "permission"),
         (lambda: LicenseAgreement(1, "0x1234", H1, H2), "host"),

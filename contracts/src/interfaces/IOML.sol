@@ -74,6 +74,11 @@ interface IUsageSettlement {
     function depositRevenue(uint256 modelId) external payable;
 }
 
+/// @dev What the LicenseManager asks of UsageSettlement before it returns a stake.
+interface IUsageBooks {
+    function accountClosed(uint256 licenseId) external view returns (bool);
+}
+
 /// @dev What the ClaimManager checks of each contract at deployment.
 interface IClaimManagerBoundView {
     function claimManager() external view returns (address);

@@ -57,6 +57,7 @@ contract AlignmentBreachDisabledAttackTest is ClaimHelpers {
         s[0] = 1;
         vm.prank(admin);
         uint256 family = registry.registerModel(o, s, signer, terms, fingerprintRoot, keccak256("family"));
+        vm.warp(block.timestamp + 1); // a family accuses only models registered after its root
         vm.deal(admin, terms.registrationStake);
         vm.prank(admin);
         uint256 derived = registry.registerDerivedModel{value: terms.registrationStake}(

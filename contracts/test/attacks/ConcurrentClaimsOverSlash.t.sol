@@ -116,6 +116,7 @@ contract ConcurrentClaimsOverSlashAttackTest is ClaimHelpers {
         s[0] = 1;
         vm.prank(admin);
         uint256 family = registry.registerModel(o, s, signer, ft, TestMerkle.root(ls), keccak256("fam"));
+        vm.warp(block.timestamp + 1); // a family accuses only models registered after its root
         vm.deal(admin, terms.registrationStake);
         vm.prank(admin);
         uint256 derived = registry.registerDerivedModel{value: terms.registrationStake}(

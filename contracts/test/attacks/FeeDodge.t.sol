@@ -51,6 +51,7 @@ contract FeeDodgeAttackTest is OMLFixture {
         // The permission service sees ExitRequested and settles the final voucher (anyone may).
         vm.prank(address(0x5E771E));
         settleVoucher(USED);
+        closeUsage(licenseId);
 
         (,, uint256 escrowLeft) = usage.account(licenseId);
         vm.assertEq(escrowLeft, 0);
@@ -84,6 +85,36 @@ contract FeeDodgeAttackTest is OMLFixture {
         vm.assertEq(address(usage).balance, 0);
     }
 
+    /// @dev The host exits and tries to withdraw at the end of the unbonding, before the permission
+    /// service settled its last voucher (it was slow, or down): the stake stays until the account
+    /// is closed, and the late voucher still takes its fees from it.
+    function test_feeDodge_withdrawBeforeTheLastVoucherIsSettled_waits() public {
+        vm.prank(host);
+        licenses.requestExit(licenseId);
+        uint256 unbondAt = block.timestamp + terms.unbondingPeriod;
+        vm.warp(unbondAt);
+        vm.prank(host);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                LicenseManager.LicenseManager__UsageNotClosed.selector, licenseId, unbondAt + terms.unbondingPeriod
+            )
+        );
+        licenses.withdraw(licenseId);
+        // A closure signed over fewer σ than the vouchers owe cannot be used by the host either.
+        bytes memory stale = closureSig(SIGNER_PK, licenseId, 0);
+        settleVoucher(USED);
+        vm.expectRevert(
+            abi.encodeWithSelector(UsageSettlement.UsageSettlement__UsageNotSettled.selector, USED, uint64(0))
+        );
+        usage.close(licenseId, 0, stale);
+        closeUsage(licenseId);
+        uint256 before = host.balance;
+        vm.prank(host);
+        licenses.withdraw(licenseId);
+        vm.assertEq(host.balance - before, 10 ether - (fee(USED) - ESCROW), "the host paid its fees first");
+        vm.assertEq(usage.accruedRevenue(modelId), fee(USED));
+    }
+
     /// @dev Settling while the license is still Active works the same: the escrow is no cap.
     function test_feeDodge_activeLicense_voucherBeyondEscrowSettles() public {
         settleVoucher(USED);
@@ -106,6 +137,7 @@ contract FeeDodgeAttackTest is OMLFixture {
         vm.assertEq(usage.accruedRevenue(modelId), ESCROW + 10 ether, "the owners get everything that exists");
         vm.assertEq(usage.unpaidFees(licenseId), fee(huge) - ESCROW - 10 ether);
         vm.assertEq(uint256(licenses.getLicense(licenseId).stake), 0);
+        closeUsage(licenseId);
         vm.warp(block.timestamp + terms.unbondingPeriod);
         uint256 before = host.balance;
         vm.prank(host);

@@ -158,6 +158,12 @@ abstract contract ClaimHelpers is OMLFixture {
         return c.kind == ClaimKind.ALIGNMENT_BREACH ? c.evidenceHash : leafOf(c.queryHash, c.responseHash, c.salt);
     }
 
+    /// @dev The claim that holds the offence `c` claims (0 if none).
+    function claimOfInput(ClaimManager.ClaimInput memory c) internal view returns (uint256) {
+        bytes32 matter = c.kind == ClaimKind.ALIGNMENT_BREACH ? c.evidenceHash : c.queryHash;
+        return claims.claimOf(claims.claimKey(c.kind == ClaimKind.LINEAGE, c.subjectId, c.familyId, matter));
+    }
+
     /// @dev Signatures of `pks` (in the order given) over the attestation of `c` opened by `claimant`.
     function signAttestation(ClaimManager.ClaimInput memory c, uint256[] memory pks)
         internal
@@ -173,7 +179,7 @@ abstract contract ClaimHelpers is OMLFixture {
         view
         returns (bytes[] memory sigs)
     {
-        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leafOfInput(c), c.evidenceHash, c.servedAt, by);
+        bytes32 digest = claims.attestationDigest(c.subjectId, c.familyId, c.kind, leafOfInput(c), c.evidenceHash, c.servedAt, by);
         sigs = new bytes[](pks.length);
         for (uint256 i; i < pks.length; ++i) {
             sigs[i] = sign(pks[i], digest);

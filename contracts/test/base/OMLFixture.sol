@@ -40,6 +40,8 @@ abstract contract OMLFixture is TestBase {
     uint32 internal constant VERIFIER_ACTIVATION = 2 days;
     uint16 internal constant VERIFIER_PENALTY_BPS = 2_000;
     uint32 internal constant CLOCK_SKEW = 5 minutes;
+    /// @dev Shorter than the fixture terms' unbonding, so retirements unbond after the terms' period.
+    uint32 internal constant MIN_RETIREMENT_UNBONDING = 3 days;
     uint8 internal constant ALL_KINDS = 0x0f;
     string internal constant ENDPOINT = "https://host.example/v1";
 
@@ -99,7 +101,7 @@ abstract contract OMLFixture is TestBase {
         uint256 nonce = vm.getNonce(address(this));
         address predicted = vm.computeCreateAddress(address(this), nonce + 4);
         address usagePredicted = vm.computeCreateAddress(address(this), nonce + 3);
-        registry = new ModelRegistry(predicted);
+        registry = new ModelRegistry(predicted, MIN_RETIREMENT_UNBONDING);
         verifiers = new VerifierRegistry(
             VERIFIER_MIN_STAKE, verifierUnbonding(), verifierActivation(), VERIFIER_PENALTY_BPS, predicted
         );
@@ -228,7 +230,7 @@ abstract contract OMLFixture is TestBase {
         view
         returns (bytes[] memory sigs)
     {
-        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash, c.servedAt, by);
+        bytes32 digest = claims.attestationDigest(c.subjectId, c.familyId, c.kind, leaf, c.evidenceHash, c.servedAt, by);
         uint256[] memory pks = sortedVerifierPks();
         sigs = new bytes[](count);
         for (uint256 i; i < count; ++i) {
@@ -300,6 +302,17 @@ abstract contract OMLFixture is TestBase {
         returns (bytes memory)
     {
         return sign(pk, claims.permissionDigest(lic, q, seq, issuedAt));
+    }
+
+    function closureSig(uint256 pk, uint256 lic, uint64 queries) internal view returns (bytes memory) {
+        bytes32 structHash = keccak256(abi.encode(usage.USAGE_CLOSURE_TYPEHASH(), lic, queries));
+        return sign(pk, keccak256(abi.encodePacked(hex"1901", usage.domainSeparator(), structHash)));
+    }
+
+    /// @dev What the permission service does once a host asked to exit and its usage is settled.
+    function closeUsage(uint256 lic) internal {
+        (uint64 queries,,) = usage.account(lic);
+        usage.close(lic, queries, closureSig(SIGNER_PK, lic, queries));
     }
 
     function voucherSig(uint256 pk, uint256 lic, uint64 queries, uint256 fee, bytes32 root)

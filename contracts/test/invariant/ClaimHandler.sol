@@ -139,7 +139,7 @@ contract ClaimHandler is TestBase {
     uint256 public feeViolations;
 
     /// @dev The claim holding each leaf by the handler's books: set on open (a leaf stays spent).
-    mapping(bytes32 => uint256) internal _leafHolder;
+    mapping(bytes32 => uint256) internal _keyHolder;
     /// @dev The exact openClaim call of each claim, to replay its attestations after a refutation.
     mapping(uint256 => bytes) internal _openCall;
 
@@ -213,6 +213,7 @@ contract ClaimHandler is TestBase {
         sh[1] = 5;
         vm.prank(address(0xFA111));
         familyId = registry.registerModel(o, sh, vm.addr(_familySignerPk), t, TestMerkle.root(ls), keccak256("family"));
+        _setTime(currentTime + 1); // a family accuses only models registered after its root
         _registerDerived();
         _acquire(HONEST_HOST, HONEST_GATEWAY_PK, 20 ether);
         isHonest[_licenseIds[_licenseIds.length - 1]] = true;
@@ -246,6 +247,22 @@ contract ClaimHandler is TestBase {
         licenses.requestExit(id);
     }
 
+    /// @dev The permission service closes an exiting license's usage account over what was settled.
+    function closeUsage(uint256 licSeed) external useTime("closeUsage") {
+        (bool ok, uint256 id) = _pickLicense(licSeed);
+        if (!ok || usage.accountClosed(id)) return;
+        LicenseStatus st = licenses.getLicense(id).status;
+        if (st != LicenseStatus.Exiting && st != LicenseStatus.Exited) return;
+        (uint64 q,,) = usage.account(id);
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                hex"1901", usage.domainSeparator(), keccak256(abi.encode(usage.USAGE_CLOSURE_TYPEHASH(), id, q))
+            )
+        );
+        usage.close(id, q, _sign(_currentSignerPk(), digest));
+        ++calls["closeUsage.ok"];
+    }
+
     /// @dev Tries to withdraw whatever the license's state; a success must meet every condition.
     function withdraw(uint256 licSeed, uint256 waitSeed) external useTime("withdraw") {
         (bool ok, uint256 id) = _pickLicense(licSeed);
@@ -254,8 +271,8 @@ contract ClaimHandler is TestBase {
         if (waitSeed % 2 == 0 && l.status == LicenseStatus.Exiting && currentTime < l.unbondAt) {
             _setTime(l.unbondAt);
         }
-        bool allowed =
-            l.status == LicenseStatus.Exiting && block.timestamp >= l.unbondAt && _ghostOpenOn(id, false) == 0;
+        bool allowed = l.status == LicenseStatus.Exiting && block.timestamp >= l.unbondAt
+            && _ghostOpenOn(id, false) == 0 && (usage.accountClosed(id) || block.timestamp >= _fallbackAt(l));
         address h = hostOf[id];
         uint256 before = h.balance;
         vm.prank(h);
@@ -316,7 +333,7 @@ contract ClaimHandler is TestBase {
     /// rest, and only what the stake lacks is left unpaid (the voucher settles regardless).
     function settle(uint256 licSeed, uint256 queriesSeed, uint256 feeSeed) external useTime("settle") {
         (bool ok, uint256 id) = _pickLicense(licSeed);
-        if (!ok) return;
+        if (!ok || usage.accountClosed(id)) return; // the signer issues nothing after closing
         (uint64 q, uint256 fee, uint256 escrow) = usage.account(id);
         uint256 stake = licenses.getLicense(id).stake;
         uint64 queries = q + uint64(bound(queriesSeed, 1, 1_000));
@@ -460,7 +477,7 @@ contract ClaimHandler is TestBase {
         address[] memory att = _addresses(pks);
         (ClaimManager.ClaimRecord memory r, uint256 snapshot) = _recordFor(c, by, att);
         bytes[] memory sigs = _attest(c, r.leaf, by, pks);
-        uint256 holder = _leafHolder[r.leaf];
+        uint256 holder = _keyHolder[offenceKey(r)];
         vm.deal(by, by.balance + r.bond);
         vm.prank(by);
         try claims.openClaim{value: r.bond}(c, sigs) returns (uint256 newId) {
@@ -499,7 +516,7 @@ contract ClaimHandler is TestBase {
         uint256 snapshot
     ) internal {
         if (!claims.matchesRecord(id, r)) ++recordMismatches;
-        _leafHolder[r.leaf] = id;
+        _keyHolder[offenceKey(r)] = id;
         _openCall[id] = abi.encodeCall(ClaimManager.openClaim, (c, sigs));
         _claimIds.push(id);
         _records[id] = r;
@@ -665,7 +682,7 @@ contract ClaimHandler is TestBase {
         uint256 index = answerSeed % _answers.length;
         Answer memory a = _answers[index];
         (bytes32[] memory ls, ClaimManager.ClaimInput memory c) = _honestInput(a);
-        if (claims.claimOfLeaf(ls[a.leafIndex]) != 0) return;
+        if (claims.claimOf(_queryKey(false, a.licenseId, 0, c.queryHash)) != 0) return;
         LicenseStatus st = licenses.getLicense(a.licenseId).status;
         if (st != LicenseStatus.Active && st != LicenseStatus.Exiting) return;
         if (block.timestamp < a.servedAt + _clockSkew) _setTime(a.servedAt + _clockSkew);
@@ -1105,8 +1122,8 @@ contract ClaimHandler is TestBase {
         // The first leaf from a random one that is neither under claim nor spent (unless anyLeaf).
         for (uint256 k; k < LICENSE_LEAVES; ++k) {
             uint256 j = (leafSeed % LICENSE_LEAVES + k) % LICENSE_LEAVES;
-            if (!anyLeaf && claims.claimOfLeaf(ls[j]) != 0) continue;
             (c.queryHash, c.responseHash, c.salt) = _licenseTriple(id, j);
+            if (!anyLeaf && _claimed(false, id, 0, c.queryHash)) continue;
             c.proof = TestMerkle.proof(ls, ls[j]);
             return true;
         }
@@ -1127,8 +1144,8 @@ contract ClaimHandler is TestBase {
         bytes32[] memory ls = _lineageLeaves();
         for (uint256 k; k < LINEAGE_LEAVES; ++k) {
             uint256 j = (leafSeed % LINEAGE_LEAVES + k) % LINEAGE_LEAVES;
-            if (!anyLeaf && claims.claimOfLeaf(ls[j]) != 0) continue;
             (c.queryHash, c.responseHash, c.salt) = _lineageTriple(j);
+            if (!anyLeaf && _claimed(true, d, familyId, c.queryHash)) continue;
             c.proof = TestMerkle.proof(ls, ls[j]);
             return true;
         }
@@ -1175,7 +1192,7 @@ contract ClaimHandler is TestBase {
         view
         returns (bytes[] memory sigs)
     {
-        bytes32 digest = claims.attestationDigest(c.subjectId, c.kind, leaf, c.evidenceHash, c.servedAt, by);
+        bytes32 digest = claims.attestationDigest(c.subjectId, c.familyId, c.kind, leaf, c.evidenceHash, c.servedAt, by);
         sigs = new bytes[](pks.length);
         for (uint256 i; i < pks.length; ++i) {
             sigs[i] = _sign(pks[i], digest);
@@ -1247,6 +1264,30 @@ contract ClaimHandler is TestBase {
             (bytes32 q, bytes32 r, bytes32 s) = _lineageTriple(k);
             ls[k] = _leaf(q, r, s);
         }
+    }
+
+    /// @dev When a host whose usage account was never closed may withdraw: a second unbonding later.
+    function _fallbackAt(LicenseManager.License memory l) internal view returns (uint256) {
+        return uint256(l.unbondAt) + registry.terms(l.modelId, l.termsVersion).unbondingPeriod;
+    }
+
+    /// @dev The offence a claim's record is about (the handler's own oracle of ClaimManager.claimKey).
+    function offenceKey(ClaimManager.ClaimRecord memory r) public pure returns (bytes32) {
+        bool lineage = r.kind == ClaimKind.LINEAGE;
+        bytes32 matter = r.kind == ClaimKind.ALIGNMENT_BREACH ? r.leaf : r.queryHash;
+        return _queryKey(lineage, r.subjectId, lineage ? r.modelId : 0, matter);
+    }
+
+    function _claimed(bool lineage, uint256 subjectId, uint256 family, bytes32 query) internal view returns (bool) {
+        return claims.claimOf(_queryKey(lineage, subjectId, family, query)) != 0;
+    }
+
+    function _queryKey(bool lineage, uint256 subjectId, uint256 family, bytes32 matter)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(lineage, subjectId, family, matter));
     }
 
     function _licenseTriple(uint256 id, uint256 i) internal pure returns (bytes32, bytes32, bytes32) {

@@ -28,7 +28,7 @@ contract ClaimInvariantsTest is OMLFixture {
         handler.setUpScenario();
 
         // Weighted: claims are the subject, so their actions come up more often.
-        bytes4[47] memory w = [
+        bytes4[49] memory w = [
             ClaimHandler.openClaim.selector,
             ClaimHandler.openClaim.selector,
             ClaimHandler.openClaim.selector,
@@ -58,6 +58,8 @@ contract ClaimInvariantsTest is OMLFixture {
             ClaimHandler.settle.selector,
             ClaimHandler.requestExit.selector,
             ClaimHandler.requestExit.selector,
+            ClaimHandler.closeUsage.selector,
+            ClaimHandler.closeUsage.selector,
             ClaimHandler.withdraw.selector,
             ClaimHandler.withdraw.selector,
             ClaimHandler.withdrawEscrow.selector,
@@ -218,20 +220,20 @@ contract ClaimInvariantsTest is OMLFixture {
         uint256 n;
         for (uint256 i; i < ids.length; ++i) {
             if (claims.claimStatus(ids[i]) != ClaimManager.ClaimStatus.Executed) continue;
-            bytes32 leaf = handler.record(ids[i]).leaf;
+            bytes32 key = handler.offenceKey(handler.record(ids[i]));
             for (uint256 j; j < n; ++j) {
-                vm.assertTrue(spent[j] != leaf, "two executed claims share a leaf");
+                vm.assertTrue(spent[j] != key, "two executed claims on one offence");
             }
-            spent[n++] = leaf;
-            vm.assertEq(claims.claimOfLeaf(leaf), ids[i], "an executed leaf stays spent by its claim");
+            spent[n++] = key;
+            vm.assertEq(claims.claimOf(key), ids[i], "an executed offence stays spent by its claim");
         }
         // At most one open claim per leaf, and it holds the leaf.
         for (uint256 i; i < ids.length; ++i) {
             if (claims.claimStatus(ids[i]) != ClaimManager.ClaimStatus.Open) continue;
-            bytes32 leaf = handler.record(ids[i]).leaf;
-            vm.assertEq(claims.claimOfLeaf(leaf), ids[i], "an open claim holds its leaf");
+            bytes32 key = handler.offenceKey(handler.record(ids[i]));
+            vm.assertEq(claims.claimOf(key), ids[i], "an open claim holds its offence");
             for (uint256 j; j < n; ++j) {
-                vm.assertTrue(spent[j] != leaf, "an open claim on a spent leaf");
+                vm.assertTrue(spent[j] != key, "an open claim on a spent offence");
             }
         }
     }

@@ -7,6 +7,7 @@ import time
 import pytest
 from verifier_helpers import attestation_body, signed
 
+from oml_core import typed_data as td
 from oml_core.chain.anvil import advance_time
 from oml_core.chain.errors import TransactionFailed
 from services.permission.client import permission_of
@@ -51,7 +52,7 @@ def test_unpermitted_transcript_is_claimed_with_a_quorum_and_slashed_after_the_w
     claim_id = status["claim"]["claim_id"]
     assert oml.claim_status(claim_id) == "Open"
     assert len(oml.opened_claim(claim_id).attesters) == 3
-    assert oml.claims.functions.claimOfLeaf(fp.leaf).call() == claim_id
+    assert oml.claim_of(td.claim_key(False, license_id, 0, fp.query_hash)) == claim_id
 
     lead.run_once()  # inside the window: nothing to do
     assert lead.transcript_status(status["transcript_id"])["status"] == "opened"
