@@ -46,6 +46,13 @@ class ClaimInput:
                    list(proof), evidence_hash, served_at=receipt.served_at, answer_hash=receipt.response_hash,
                    receipt_permission=receipt.permission, receipt=bytes(signature))
 
+    @classmethod
+    def observed_use(cls, license_id: int, query_hash: bytes, response_hash: bytes, salt: bytes,
+                     proof: list[bytes], evidence_hash: bytes, served_at: int) -> ClaimInput:
+        """The claim against a host that gave no receipt: `served_at` is when the verifiers saw it."""
+        return cls(td.ClaimKind.OBSERVED_USE, license_id, query_hash, response_hash, salt, list(proof),
+                   evidence_hash, served_at=served_at)
+
     @property
     def leaf(self) -> bytes:
         if self.kind == td.ClaimKind.ALIGNMENT_BREACH:

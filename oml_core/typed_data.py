@@ -76,6 +76,7 @@ class ClaimKind(IntEnum):
     LEAK = 1
     LINEAGE = 2
     ALIGNMENT_BREACH = 3
+    OBSERVED_USE = 4
 
 
 # --- validation ----------------------------------------------------------------------------

@@ -18,7 +18,9 @@ import {
 /// @notice Slashing. A claimant reveals a fingerprint leaf with its Merkle proof against the
 /// accused's commitment, attestations from a stake-weighted quorum of verifiers, and a bond. An
 /// UNPERMITTED_USE claim must carry the accused host's own signed receipt of the answer (license,
-/// query, answer hash, serving time), so no one can convict a host of an answer it never gave.
+/// query, answer hash, serving time), so no one can convict a host of an answer it never gave; a
+/// host that withholds receipts is claimed as OBSERVED_USE, on the word of a stake quorum of
+/// verifiers that each queried its endpoint themselves (the time is theirs, not the host's).
 /// During the challenge window the accused can refute with a σ for that query issued no later than
 /// the answer was served and no earlier than the license began: a σ bought after the fact clears
 /// nothing, and a host that followed the protocol can never be slashed for an accounted query.
@@ -151,7 +153,7 @@ contract ClaimManager is TypedData, PaymentSender {
         uint32 clockSkew_,
         uint8 enabledKinds_
     ) {
-        if (clockSkew_ == 0 || enabledKinds_ == 0 || enabledKinds_ >> 4 != 0) revert ClaimManager__InvalidConfig();
+        if (clockSkew_ == 0 || enabledKinds_ == 0 || enabledKinds_ >> 5 != 0) revert ClaimManager__InvalidConfig();
         _registry = registry_;
         _licenses = licenses_;
         _verifiers = verifiers_;
@@ -213,8 +215,8 @@ contract ClaimManager is TypedData, PaymentSender {
         emit ClaimOpened(claimId, c.kind, c.subjectId, r, c.evidenceHash, attesters);
     }
 
-    /// @notice Refutes an UNPERMITTED_USE or LEAK claim with the σ issued for its query before
-    /// the answer was served (and not before the license began).
+    /// @notice Refutes an UNPERMITTED_USE, OBSERVED_USE or LEAK claim with the σ issued for its
+    /// query before the answer was served (and not before the license began).
     /// @param claimId The claim.
     /// @param r Its record, as ClaimOpened emitted it.
     /// @param sequence The σ's per-license sequence number.
@@ -228,7 +230,7 @@ contract ClaimManager is TypedData, PaymentSender {
         bytes calldata permission
     ) external {
         bytes32 stored = _checkRecord(claimId, r, ClaimStatus.Open);
-        if (r.kind != ClaimKind.UNPERMITTED_USE && r.kind != ClaimKind.LEAK) {
+        if (r.kind == ClaimKind.LINEAGE || r.kind == ClaimKind.ALIGNMENT_BREACH) {
             revert ClaimManager__NotRefutable(claimId, r.kind);
         }
         if (block.timestamp >= r.deadline) revert ClaimManager__ChallengeWindowOver(claimId, r.deadline);
@@ -301,7 +303,7 @@ contract ClaimManager is TypedData, PaymentSender {
     }
 
     /// @notice What identifies one offence: a license's answer to one fingerprint query (whether
-    /// claimed as UNPERMITTED_USE or LEAK), a model's answer to one query of a family's lineage
+    /// claimed as UNPERMITTED_USE, OBSERVED_USE or LEAK), a model's answer to one query of a family's lineage
     /// fingerprint, or one piece of ALIGNMENT_BREACH evidence against a license. Claims are keyed by
     /// it, not by the leaf, so the same key committed under two salts cannot convict one answer twice.
     /// @param lineage Whether the subject is a model's registration (LINEAGE) rather than a license.

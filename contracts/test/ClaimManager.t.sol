@@ -1462,10 +1462,10 @@ contract ClaimManagerTest is ClaimHelpers {
 
     /// @dev No clock skew would let a claim open the second its answer is served (before a σ
     /// bought once it is seen could be told from an honest one); no kind enabled, or a bit beyond
-    /// the four kinds, is a misconfiguration.
+    /// the five kinds, is a misconfiguration.
     function test_RevertWhen_constructor_invalidConfig() public {
         uint32[4] memory skews = [uint32(0), CLOCK_SKEW, CLOCK_SKEW, CLOCK_SKEW];
-        uint8[4] memory kinds = [ALL_KINDS, 0, 0x10, 0xff];
+        uint8[4] memory kinds = [ALL_KINDS, 0, 0x20, 0xff];
         for (uint256 i; i < 4; ++i) {
             address predicted = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 4);
             address usageAt = vm.computeCreateAddress(address(this), vm.getNonce(address(this)) + 3);

@@ -94,16 +94,17 @@ class ClaimParams:
 
     `clock_skew`: the clock difference tolerated between hosts, verifiers, the permission service
     and the chain; a claim opens only that long after its answer was served. `enabled_kinds`:
-    the claim kinds that may be opened; only UNPERMITTED_USE by default, the one kind whose
-    evidence (the host's own receipt) and refutation (σ issued before the answer) are sound
+    the claim kinds that may be opened; by default UNPERMITTED_USE (the host's own receipt is the
+    evidence) and OBSERVED_USE (a host that withholds receipts, seen by a stake quorum of
+    verifiers itself), the kinds whose refutation (σ issued before the answer) is sound
     (docs/SECURITY.md)."""
     clock_skew: int = 120
-    enabled_kinds: tuple[int, ...] = (0,)
+    enabled_kinds: tuple[int, ...] = (0, 4)
 
     def __post_init__(self):
         _check_uint("claim", "clockSkew", self.clock_skew, 32)  # 0 is the contract's to refuse
-        if not self.enabled_kinds or any(k not in (0, 1, 2, 3) for k in self.enabled_kinds):
-            raise ChainError(f"claim enabledKinds {self.enabled_kinds} must be a non-empty subset of 0..3")
+        if not self.enabled_kinds or any(k not in (0, 1, 2, 3, 4) for k in self.enabled_kinds):
+            raise ChainError(f"claim enabledKinds {self.enabled_kinds} must be a non-empty subset of 0..4")
 
     def as_args(self) -> tuple[int, int]:
         return (self.clock_skew, sum(1 << k for k in set(self.enabled_kinds)))

@@ -119,7 +119,7 @@ def test_cli_deploy_writes_a_valid_file(tmp_path, anvil, w3, chain_snapshot):
     assert set(written.addresses) == set(CONTRACT_NAMES)
     assert written.verifier_params == {"minStake": 5 * 10**17, "unbondingPeriod": 7 * 86400,
                                        "activationDelay": 3 * 86400, "penaltyBps": 2500}
-    assert written.claim_params == {"clockSkew": 120, "enabledKinds": [0]}
+    assert written.claim_params == {"clockSkew": 120, "enabledKinds": [0, 4]}
     assert written.registry_params == {"minRetirementUnbonding": 86400}
     assert written.contract(w3, "ModelRegistry").functions.minRetirementUnbonding().call() == 86400
     assert tuple(written.contract(w3, "ClaimManager").functions.config().call()) == (120, 1, 3 * 86400 - 1)

@@ -16,12 +16,15 @@ struct Terms {
     uint16 claimantRewardBps;
 }
 
-/// @notice What a claim accuses its subject of.
+/// @notice What a claim accuses its subject of. UNPERMITTED_USE rests on the host's own receipt of
+/// the answer; OBSERVED_USE is the same offence by a host that gave no receipt, resting on a stake
+/// quorum of verifiers who each saw the license's endpoint serve its fingerprints without σ.
 enum ClaimKind {
     UNPERMITTED_USE,
     LEAK,
     LINEAGE,
-    ALIGNMENT_BREACH
+    ALIGNMENT_BREACH,
+    OBSERVED_USE
 }
 
 /// @notice Lifecycle of a license.

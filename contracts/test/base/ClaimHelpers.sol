@@ -273,7 +273,7 @@ abstract contract ClaimHelpers is OMLFixture {
         t = copyRecord(r);
         field %= 14;
         uint256 x = uint256(keccak256(abi.encode(salt, field)));
-        if (field == 0) t.kind = ClaimKind((uint8(r.kind) + 1 + salt % 3) % 4);
+        if (field == 0) t.kind = ClaimKind((uint8(r.kind) + 1 + salt % 4) % 5);
         else if (field == 1) t.subjectId = r.subjectId ^ (1 + salt % 1_000);
         else if (field == 2) t.modelId = r.modelId ^ (1 + salt % 1_000);
         else if (field == 3) t.claimant = address(uint160(r.claimant) ^ uint160(1 + x % type(uint160).max));

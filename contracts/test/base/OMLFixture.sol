@@ -42,7 +42,7 @@ abstract contract OMLFixture is TestBase {
     uint32 internal constant CLOCK_SKEW = 5 minutes;
     /// @dev Shorter than the fixture terms' unbonding, so retirements unbond after the terms' period.
     uint32 internal constant MIN_RETIREMENT_UNBONDING = 3 days;
-    uint8 internal constant ALL_KINDS = 0x0f;
+    uint8 internal constant ALL_KINDS = 0x1f;
     string internal constant ENDPOINT = "https://host.example/v1";
 
     Terms internal terms;

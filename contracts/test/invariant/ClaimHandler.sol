@@ -434,7 +434,7 @@ contract ClaimHandler is TestBase {
         internal
         returns (bool ok, ClaimManager.ClaimInput memory c)
     {
-        c.kind = ClaimKind(kindSeed % 4);
+        c.kind = ClaimKind(kindSeed % 5);
         // Half the time, pile onto the subject of the latest claim of the same family (license or
         // model): several claims on one stake is where reservations fill up.
         if (_rand(kindSeed, "pile") % 2 == 0) {
@@ -689,7 +689,19 @@ contract ClaimHandler is TestBase {
         uint256[] memory pks = _quorumSubset(attSeed, false);
         if (pks.length == 0) return;
         address by = _claimants[who % _claimants.length];
-        uint256 mode = forgeSeed % 4;
+        uint256 mode = forgeSeed % 5;
+        if (mode == 4) {
+            // Verifiers misled (the owners' permission service told them no σ was issued) observe
+            // the answer themselves and attest it as OBSERVED_USE, at a time no earlier than it
+            // was served: the host's σ must still refute it.
+            c.kind = ClaimKind.OBSERVED_USE;
+            c.servedAt = a.servedAt + uint64(bound(forgeSeed, 0, 1 hours));
+            c.answerHash = bytes32(0);
+            c.receiptPermission = bytes32(0);
+            c.receipt = "";
+            if (block.timestamp < c.servedAt + _clockSkew) _setTime(c.servedAt + _clockSkew);
+            mode = 0;
+        }
         if (mode == 0) {
             (bool opened, uint256 id) = _open(c, by, pks);
             if (opened) {

@@ -15,6 +15,8 @@ from permission_helpers import PRICE, make_settings, seed_license
 from test_permission_chain_mirror import Chain, _mine, _revert, _snapshot
 
 from oml_core import typed_data as td
+from oml_core.chain.anvil import advance_time
+from oml_core.chain.errors import TransactionFailed
 from oml_core.demo import DEMO_TERMS, ETH
 from services.permission.app import create_app
 from services.permission.client import PermissionClient, ServiceError
@@ -141,6 +143,16 @@ def _wait_settled(chain, license_id, queries, timeout=20.0) -> tuple:
                          f"pending {chain.service.settler.pending()}")
 
 
+def _wait_closed(chain, license_id, timeout=20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if chain.oml.usage_closed(license_id):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"license {license_id}'s usage account was not closed in {timeout} s; "
+                         f"pending {chain.service.settler.pending()}")
+
+
 def test_the_final_voucher_is_settled_when_the_host_requests_exit(chain, anvil):
     settler = anvil.private_keys[8]
     chain.service.stop()
@@ -160,11 +172,50 @@ def test_the_final_voucher_is_settled_when_the_host_requests_exit(chain, anvil):
         settled_queries, settled_fee, escrow = _wait_settled(chain, license_id, 3)
     assert (settled_queries, settled_fee, escrow) == (3, 3 * PRICE_ON_CHAIN, 0)
     assert chain.oml.usage.functions.accruedRevenue(chain.model_id).call() == 3 * PRICE_ON_CHAIN
-    # The mirror sees the settlement; a second exit notice finds nothing left to settle.
+    _wait_closed(chain, license_id)
+    # The mirror sees the settlement; a second exit notice finds nothing left to settle or close.
     _mine(chain.w3, 2)
     chain.service.mirror.poll_once()
     assert chain.row(license_id).settled_queries == 3
     assert chain.service.settler.settle_license(license_id) == "nothing"
+    assert chain.service.settler.finish_license(license_id) == "nothing"
+    # Closed, the host takes its stake back as soon as the unbonding ends.
+    advance_time(chain.w3, chain.terms.unbonding_period + 1)
+    assert chain.oml.withdraw_stake(chain.host, license_id) > 0
+
+
+def test_an_exit_with_no_sigma_at_all_is_closed_and_the_host_is_not_held_back(chain, anvil):
+    chain.service.stop()
+    chain.settings = make_settings(chain.settings.database_url, confirmations=0, poll_interval_s=0.05,
+                                   settler_key=anvil.private_keys[8])
+    chain.service = chain.build()
+    license_id = chain.acquire(escrow=ETH)
+    chain.service.mirror.poll_once()
+    chain.service.start()
+    try:
+        chain.oml.request_exit(chain.host, license_id)
+        chain.service.mirror.poll_once()
+        _wait_closed(chain, license_id)
+    finally:
+        chain.service.stop()
+    assert chain.oml.usage_account(license_id)[0] == 0
+    advance_time(chain.w3, chain.terms.unbonding_period + 1)
+    assert chain.oml.withdraw_stake(chain.host, license_id) > 0
+
+
+def test_an_exiting_host_whose_usage_is_not_closed_waits_a_second_unbonding(chain):
+    """No settler key: nobody closes the account. The host cannot withdraw at the end of the
+    unbonding (its last voucher could still be settled), only a second unbonding later."""
+    chain.service.mirror.confirmations = 0
+    license_id = chain.acquire(escrow=ETH)
+    chain.service.mirror.poll_once()
+    chain.oml.request_exit(chain.host, license_id)
+    advance_time(chain.w3, chain.terms.unbonding_period + 1)
+    with pytest.raises(TransactionFailed) as refused:
+        chain.oml.withdraw_stake(chain.host, license_id)
+    assert refused.value.error_name == "LicenseManager__UsageNotClosed"
+    advance_time(chain.w3, chain.terms.unbonding_period)
+    assert chain.oml.withdraw_stake(chain.host, license_id) > 0
 
 
 def test_a_failed_settlement_is_retried(chain, anvil, monkeypatch):
