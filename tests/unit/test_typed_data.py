@@ -118,6 +118,7 @@ def test_claim_kind_values_match_spec():
         ("LEAK", 1),
         ("LINEAGE", 2),
         ("ALIGNMENT_BREACH", 3),
+        ("OBSERVED_USE", 4),
     ]
     for k in ClaimKind:
         assert f"`{k.name} = {k.value}`" in PROTOCOL
