@@ -30,7 +30,7 @@ from oml_core import typed_data as td
 
 def test_kinds_without_a_sound_refutation_are_disabled(stack):
     chain = stack.chain
-    assert chain.oml.claim_config()[1] == 1 << td.ClaimKind.UNPERMITTED_USE
+    assert chain.oml.claim_config()[1] == (1 << td.ClaimKind.UNPERMITTED_USE) | (1 << td.ClaimKind.OBSERVED_USE)
     license = stack.new_license("disabled-kinds", size=1)
     transcript = stack.transcript(stack.fresh_fingerprint(license))
     stake, before = license_stake(chain, license.license_id), claim_count(chain)

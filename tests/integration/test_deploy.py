@@ -122,7 +122,7 @@ def test_cli_deploy_writes_a_valid_file(tmp_path, anvil, w3, chain_snapshot):
     assert written.claim_params == {"clockSkew": 120, "enabledKinds": [0, 4]}
     assert written.registry_params == {"minRetirementUnbonding": 86400}
     assert written.contract(w3, "ModelRegistry").functions.minRetirementUnbonding().call() == 86400
-    assert tuple(written.contract(w3, "ClaimManager").functions.config().call()) == (120, 1, 3 * 86400 - 1)
+    assert tuple(written.contract(w3, "ClaimManager").functions.config().call()) == (120, 0b10001, 3 * 86400 - 1)
     assert_wired(w3, written)
     assert tuple(written.contract(w3, "VerifierRegistry").functions.config().call()) == (
         5 * 10**17, 7 * 86400, 3 * 86400, 2500)
