@@ -47,17 +47,21 @@ contract OneAnswerTwoLeavesAttackTest is ClaimHelpers {
         c = answeredAt(c, licenseStart(lic) + 60);
     }
 
+    /// @dev Opens `c` with a quorum's attestations, expecting the revert `err`.
+    function expectOpenReverts(ClaimManager.ClaimInput memory c, bytes memory err) internal {
+        bytes[] memory sigs = signAttestation(c, sortByAddress(firstVerifiers(3)));
+        uint256 bond = terms.claimBond;
+        vm.deal(claimant, claimant.balance + bond);
+        vm.prank(claimant);
+        vm.expectRevert(err);
+        claims.openClaim{value: bond}(c, sigs);
+    }
+
     function test_oneAnswerTwoLeaves_secondClaimRefusedWhileTheFirstIsOpen() public {
         (uint256 id,) = openAs(claimant, first, firstVerifiers(3));
         bytes32 key = claims.claimKey(false, lic, 0, first.queryHash);
         vm.assertEq(claims.claimOf(key), id);
-        uint256[] memory pks = sortByAddress(firstVerifiers(3));
-        bytes[] memory sigs = signAttestation(second, pks);
-        uint256 bond = terms.claimBond;
-        vm.deal(claimant, claimant.balance + bond);
-        vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerUnderClaim.selector, key, id));
-        claims.openClaim{value: bond}(second, sigs);
+        expectOpenReverts(second, abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerUnderClaim.selector, key, id));
         vm.assertEq(claims.openClaims(false, lic), 1, "one offence, one claim");
     }
 
@@ -67,13 +71,9 @@ contract OneAnswerTwoLeavesAttackTest is ClaimHelpers {
         claims.execute(id, r);
         uint256 stakeLeft = licenses.getLicense(lic).stake;
         bytes32 key = claims.claimKey(false, lic, 0, first.queryHash);
-        uint256[] memory pks = sortByAddress(firstVerifiers(3));
-        bytes[] memory sigs = signAttestation(second, pks);
-        uint256 bond = terms.claimBond;
-        vm.deal(claimant, claimant.balance + bond);
-        vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerAlreadyClaimed.selector, key, id));
-        claims.openClaim{value: bond}(second, sigs);
+        expectOpenReverts(
+            second, abi.encodeWithSelector(ClaimManager.ClaimManager__AnswerAlreadyClaimed.selector, key, id)
+        );
         vm.assertEq(licenses.getLicense(lic).stake, stakeLeft, "slashed once");
     }
 
@@ -83,13 +83,7 @@ contract OneAnswerTwoLeavesAttackTest is ClaimHelpers {
         openAs(claimant, first, firstVerifiers(3));
         ClaimManager.ClaimInput memory c = second;
         c.familyId = modelId;
-        uint256[] memory pks = sortByAddress(firstVerifiers(3));
-        bytes[] memory sigs = signAttestation(c, pks);
-        uint256 bond = terms.claimBond;
-        vm.deal(claimant, claimant.balance + bond);
-        vm.prank(claimant);
-        vm.expectRevert(abi.encodeWithSelector(ClaimManager.ClaimManager__UnexpectedFamily.selector, modelId));
-        claims.openClaim{value: bond}(c, sigs);
+        expectOpenReverts(c, abi.encodeWithSelector(ClaimManager.ClaimManager__UnexpectedFamily.selector, modelId));
     }
 
     /// @dev Keys are per license: the same query served without σ by two hosts is two offences.

@@ -73,7 +73,9 @@ contract ReceiptStrippingAttackTest is ClaimHelpers {
         bytes[] memory sigs = signAttestation(c, sortByAddress(firstVerifiers(3)));
         vm.prank(claimant);
         vm.expectRevert(
-            abi.encodeWithSelector(ClaimManager.ClaimManager__OpenedTooEarly.selector, ahead, uint256(ahead) + CLOCK_SKEW)
+            abi.encodeWithSelector(
+                ClaimManager.ClaimManager__OpenedTooEarly.selector, ahead, uint256(ahead) + CLOCK_SKEW
+            )
         );
         claims.openClaim{value: terms.claimBond}(c, sigs);
     }
