@@ -82,31 +82,66 @@ def settle(
     rpc_url: Annotated[str | None, typer.Option(envvar="OML_RPC_URL", help="JSON-RPC node.")] = None,
 ) -> None:
     """Send UsageSettlement.settle for a signed voucher (anyone may; it pays only what is new)."""
-    from oml_core.chain.client import connect
-    from oml_core.chain.deployment import Deployment
     from services.permission.settle import settle_voucher
 
-    if private_key is None:
-        raise fail("give --private-key (or OML_PRIVATE_KEY): it pays the gas")
-    if voucher is not None:
-        body = json.loads(voucher.read_text())
-    elif url and license_id is not None:
-        import httpx
-
-        from services.permission.client import PermissionClient
-
-        with httpx.Client(base_url=url, timeout=30) as http:
-            client = PermissionClient(http)
-            client.sign_in(bytes.fromhex(private_key.removeprefix("0x")), role,
-                           license_id if role == "host" else None)
-            body = client.sign_voucher(license_id)
-    else:
-        raise fail("give --voucher FILE, or --url and --license-id")
-    loaded = Deployment.load(deployment)
-    w3 = connect(rpc_url or loaded.rpc_url)
-    receipt = settle_voucher(w3, loaded, private_key, body)
+    body = _signed(voucher, url, license_id, role, private_key, lambda client, lid: client.sign_voucher(lid))
+    receipt = settle_voucher(*_chain(deployment, rpc_url), private_key, body)
     console.print(f"settled license {body['license_id']} up to {body['cumulative_queries']} queries "
                   f"in tx 0x{bytes(receipt['transactionHash']).hex()}", markup=False, soft_wrap=True)
+
+
+@app.command("close")
+@cli_errors
+def close(
+    closure: Annotated[Path | None, typer.Option(help="Closure JSON as the service returns it.")] = None,
+    url: Annotated[str | None, typer.Option(help="Service URL, to ask it for the closure instead.")] = None,
+    license_id: Annotated[int | None, typer.Option(help="The exiting license whose usage to close.")] = None,
+    private_key: Annotated[str | None, typer.Option(
+        envvar="OML_PRIVATE_KEY", help="The host's key: signs in (with --url) and sends the transaction.")] = None,
+    deployment: Annotated[Path, typer.Option(envvar="OML_DEPLOYMENT", help="Deployment JSON.")] = Path(
+        "build/deployment.json"),
+    rpc_url: Annotated[str | None, typer.Option(envvar="OML_RPC_URL", help="JSON-RPC node.")] = None,
+) -> None:
+    """Send UsageSettlement.close for an exiting license whose σ are all settled: its host may then
+    withdraw its stake when the unbonding ends (the service's exit settler does this itself when it
+    has a settler key)."""
+    from services.permission.settle import close_usage
+
+    body = _signed(closure, url, license_id, "host", private_key, lambda client, lid: client.sign_closure(lid))
+    receipt = close_usage(*_chain(deployment, rpc_url), private_key, body)
+    console.print(f"closed license {body['license_id']}'s usage account at {body['cumulative_queries']} σ "
+                  f"in tx 0x{bytes(receipt['transactionHash']).hex()}", markup=False, soft_wrap=True)
+
+
+def _signed(path: Path | None, url: str | None, license_id: int | None, role: str, private_key: str | None,
+            fetch) -> dict:
+    """A signed message from a JSON file, or fetched from the service signed in as `role`."""
+    if private_key is None:
+        raise fail("give --private-key (or OML_PRIVATE_KEY): it pays the gas")
+    if path is not None:
+        return json.loads(path.read_text())
+    if not (url and license_id is not None):
+        raise fail("give a JSON file, or --url and --license-id")
+    import httpx
+
+    from services.permission.client import PermissionClient, ServiceError
+
+    with httpx.Client(base_url=url, timeout=30) as http:
+        client = PermissionClient(http)
+        try:
+            client.sign_in(bytes.fromhex(private_key.removeprefix("0x")), role,
+                           license_id if role == "host" else None)
+            return fetch(client, license_id)
+        except ServiceError as exc:
+            raise fail(f"the permission service refused: {exc}") from None
+
+
+def _chain(deployment: Path, rpc_url: str | None) -> tuple:
+    from oml_core.chain.client import connect
+    from oml_core.chain.deployment import Deployment
+
+    loaded = Deployment.load(deployment)
+    return connect(rpc_url or loaded.rpc_url), loaded
 
 
 @app.command("keystore")

@@ -79,6 +79,10 @@ class PermissionClient:
     def sign_voucher(self, license_id: int) -> dict:
         return self._call("POST", f"/v1/licenses/{license_id}/vouchers")
 
+    def sign_closure(self, license_id: int) -> dict:
+        """The UsageClosure of the host's exiting, fully settled license (409 otherwise)."""
+        return self._call("POST", f"/v1/licenses/{license_id}/closure")
+
     def latest_voucher(self, license_id: int) -> dict:
         return self._call("GET", f"/v1/licenses/{license_id}/vouchers/latest")
 
@@ -91,6 +95,11 @@ def permission_of(body: dict) -> td.Permission:
     """The typed σ from a PermissionOut body (to verify it, or to refute a claim with it)."""
     return td.Permission(int(body["license_id"]), bytes.fromhex(body["query_hash"][2:]),
                          int(body["sequence"]), int(body["issued_at"]))
+
+
+def closure_of(body: dict) -> tuple[td.UsageClosure, bytes]:
+    return td.UsageClosure(int(body["license_id"]), int(body["cumulative_queries"])), \
+        bytes.fromhex(body["signature"][2:])
 
 
 def voucher_of(body: dict) -> tuple[td.UsageVoucher, bytes]:

@@ -133,6 +133,18 @@ class VoucherOut(BaseModel):
     chain_id: int
 
 
+class ClosureOut(BaseModel):
+    """A signed UsageClosure; anyone may pass it to UsageSettlement.close once the license is
+    exiting and `cumulative_queries` σ are settled on chain."""
+
+    license_id: int
+    cumulative_queries: int
+    signature: str
+    signer: str
+    verifying_contract: str
+    chain_id: int
+
+
 class ProofOut(BaseModel):
     permission: PermissionOut
     voucher: VoucherOut

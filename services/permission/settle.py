@@ -26,7 +26,7 @@ from oml_core import typed_data as td
 from oml_core.chain.errors import TransactionFailed
 from oml_core.contracts import OMLContracts
 from services.permission import metrics
-from services.permission.client import voucher_of
+from services.permission.client import closure_of, voucher_of
 from services.permission.db.models import License
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,22 @@ class VoucherMismatch(ValueError):
 
 def settle_voucher(w3, deployment, sender_key: str, voucher_body: dict):
     """Send `UsageSettlement.settle` for a voucher as the service returns it; returns the receipt."""
-    if int(voucher_body["chain_id"]) != deployment.chain_id or \
-            voucher_body["verifying_contract"].lower() != deployment.address("UsageSettlement").lower():
-        raise VoucherMismatch("the voucher was signed for another chain or UsageSettlement contract")
+    _check_domain(deployment, voucher_body)
     voucher, signature = voucher_of(voucher_body)
     return OMLContracts(w3, deployment).settle(sender_key, voucher, signature)
+
+
+def close_usage(w3, deployment, sender_key: str, closure_body: dict):
+    """Send `UsageSettlement.close` for a closure as the service returns it; returns the receipt."""
+    _check_domain(deployment, closure_body)
+    closure, signature = closure_of(closure_body)
+    return OMLContracts(w3, deployment).close_usage(sender_key, closure, signature)
+
+
+def _check_domain(deployment, body: dict) -> None:
+    if int(body["chain_id"]) != deployment.chain_id or \
+            body["verifying_contract"].lower() != deployment.address("UsageSettlement").lower():
+        raise VoucherMismatch("it was signed for another chain or UsageSettlement contract")
 
 
 class ExitSettler:

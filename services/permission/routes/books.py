@@ -5,15 +5,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from oml_core import typed_data as td
+from services.common.errors import Refused
 from services.permission.routes.convert import permission_out, voucher_out
 from services.permission.routes.deps import (
     LicenseIdPath,
     PrincipalDep,
     SequencePath,
     ServiceDep,
+    require_host_of,
     require_reader,
 )
 from services.permission.schemas import (
+    ClosureOut,
     EpochUsage,
     LicenseOut,
     ProofOut,
@@ -57,6 +61,30 @@ def sign_voucher(license_id: LicenseIdPath, who: PrincipalDep,
     """Sign a cumulative voucher over every σ issued so far (idempotent when nothing is new)."""
     require_reader(who, license_id)
     return voucher_out(svc.books.sign_voucher(license_id), svc.signer)
+
+
+@router.post("/closure", response_model=ClosureOut)
+def sign_closure(license_id: LicenseIdPath, who: PrincipalDep, svc: ServiceDep) -> ClosureOut:
+    """The UsageClosure of an exiting license whose σ are all settled on chain: with it (sent by
+    anyone to UsageSettlement.close) its host withdraws its stake at the end of the unbonding.
+    This service's exit settler sends it itself when it has a settler key; this route is for a
+    host whose service has none."""
+    require_host_of(who, license_id)
+    row = svc.books.license(license_id)
+    if row.status not in ("exiting", "exited"):
+        raise Refused(409, "license_not_exiting", f"license {license_id} is {row.status}: a usage account "
+                                                   "closes only once its host asked to exit")
+    issued, settled = int(row.issued or 0), int(row.settled_queries or 0)
+    if settled != issued:
+        raise Refused(409, "usage_not_settled",
+                      f"{issued} σ issued, {settled} settled on chain (as this service has seen it): settle "
+                      f"the latest voucher first (POST /v1/licenses/{license_id}/vouchers, then "
+                      "UsageSettlement.settle), and ask again once its block is confirmed")
+    closure = td.UsageClosure(license_id, issued)
+    domain = svc.signer.voucher_domain
+    return ClosureOut(license_id=license_id, cumulative_queries=issued,
+                      signature="0x" + svc.signer.sign_closure(closure).hex(), signer=svc.signer.address,
+                      verifying_contract=domain.verifying_contract, chain_id=domain.chain_id)
 
 
 @router.get("/vouchers/latest", response_model=VoucherOut)

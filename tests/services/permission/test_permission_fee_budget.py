@@ -19,7 +19,7 @@ from oml_core.chain.anvil import advance_time
 from oml_core.chain.errors import TransactionFailed
 from oml_core.demo import DEMO_TERMS, ETH
 from services.permission.app import create_app
-from services.permission.client import PermissionClient, ServiceError
+from services.permission.client import PermissionClient, ServiceError, voucher_of
 from services.permission.issuance import _Request
 
 PRICE_ON_CHAIN = DEMO_TERMS.price_per_query
@@ -215,6 +215,46 @@ def test_an_exiting_host_whose_usage_is_not_closed_waits_a_second_unbonding(chai
         chain.oml.withdraw_stake(chain.host, license_id)
     assert refused.value.error_name == "LicenseManager__UsageNotClosed"
     advance_time(chain.w3, chain.terms.unbonding_period)
+    assert chain.oml.withdraw_stake(chain.host, license_id) > 0
+
+
+def test_a_host_whose_service_has_no_settler_key_closes_its_own_account(chain, anvil, tmp_path):
+    """POST /closure: refused while the license is active or its σ are unsettled; then signed, and
+    the host (or anyone) closes the account on chain and withdraws when the unbonding ends."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from services.permission.cli import app as cli
+
+    chain.service.mirror.confirmations = 0
+    license_id = chain.acquire(escrow=ETH)
+    chain.service.mirror.poll_once()
+    with TestClient(create_app(service=chain.service)) as http:
+        host = _host(http, chain, license_id)
+        host.permissions(license_id, [_q(), _q()])
+        refused = _refused(lambda: host.sign_closure(license_id))
+        assert (refused.status, refused.code) == (409, "license_not_exiting")
+        chain.oml.request_exit(chain.host, license_id)
+        chain.service.mirror.poll_once()
+        refused = _refused(lambda: host.sign_closure(license_id))
+        assert (refused.status, refused.code) == (409, "usage_not_settled") and "2 σ issued, 0 settled" in refused.detail
+        voucher, signature = voucher_of(host.sign_voucher(license_id))
+        chain.oml.settle(chain.host, voucher, signature)
+        chain.service.mirror.poll_once()
+        closure = host.sign_closure(license_id)
+        other = chain.acquire(escrow=ETH)  # a token for another license signs nothing for this one
+        chain.service.mirror.poll_once()
+        assert _refused(lambda: _host(http, chain, other).sign_closure(license_id)).code == "wrong_license"
+    assert closure["cumulative_queries"] == 2
+    (tmp_path / "closure.json").write_text(json.dumps(closure))
+    chain.deployment.save(tmp_path / "deployment.json")
+    result = CliRunner().invoke(cli, ["close", "--closure", str(tmp_path / "closure.json"), "--private-key",
+                                      chain.host, "--deployment", str(tmp_path / "deployment.json"),
+                                      "--rpc-url", anvil.url])
+    assert result.exit_code == 0, result.output
+    assert chain.oml.usage_closed(license_id)
+    advance_time(chain.w3, chain.terms.unbonding_period + 1)
     assert chain.oml.withdraw_stake(chain.host, license_id) > 0
 
 
